@@ -1,0 +1,194 @@
+"""The ``mlqa-debug`` command.
+
+Every sub-command prints a readable result (or ``--json``) and exits 0; bad
+input prints the error's message and exits 2; a failed regression check exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.loading import Predictions, load_predictions
+from mlqa_debug.schema import TASKS, Roles
+from mlqa_debug.workspace import ENV_WORKSPACE, Workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def app_dir() -> Path:
+    """The folder holding ``app.py``: the checkout, or the copy packaged in the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent, here / "_app"):
+        if (candidate / "app.py").is_file() and (candidate / "pages").is_dir():
+            return candidate
+    raise MlqaError("the packaged app.py was not found; reinstall mlqa-debug")
+
+
+def _add_roles(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("column roles (default: by convention, then sidecar)")
+    group.add_argument("--label", help="label column (default: label / y_true / target)")
+    group.add_argument("--prediction", help="prediction column (default: prediction / y_pred)")
+    group.add_argument("--id", dest="id_column", help="id column (default: id / example_id)")
+    group.add_argument("--task", choices=TASKS, help="task (default: inferred)")
+    group.add_argument("--positive", help="positive class of a binary task")
+
+
+def _roles(args: argparse.Namespace) -> Roles:
+    return Roles(
+        id=args.id_column,
+        label=args.label,
+        prediction=args.prediction,
+        task=args.task,
+        positive=args.positive,
+    )
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    return Workspace(getattr(args, "workspace", None))
+
+
+def load_dataset_or_file(target: str, args: argparse.Namespace) -> Predictions:
+    """A registered dataset's name, or a path to a predictions file."""
+    path = Path(target)
+    if path.suffix and path.exists():
+        return load_predictions(path, roles=_roles(args) if hasattr(args, "label") else None)
+    return _workspace(args).load(target, roles=_roles(args) if hasattr(args, "label") else None)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    folder = app_dir()
+    env = dict(os.environ)
+    if args.workspace:
+        env[ENV_WORKSPACE] = str(Path(args.workspace).expanduser().resolve())
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(folder / "app.py"),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"mlqa-debug: serving on http://{args.address}:{args.port}", flush=True)
+    return subprocess.call(command, cwd=folder, env=env)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    entry = _workspace(args).add(
+        args.file, name=args.name, roles=_roles(args), model=args.model, overwrite=args.overwrite
+    )
+    print(f"registered {entry.name!r} in {entry.path.parent}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for entry in _workspace(args).entries():
+        kind = "built-in" if entry.builtin else "registered"
+        print(f"{entry.name:<24} {kind:<10} {entry.description or entry.source or ''}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    predictions = load_predictions(args.file, roles=_roles(args))
+    summary = predictions.summary()
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    print(format_summary(summary))
+    return EXIT_OK
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The human form of :meth:`Predictions.summary`."""
+    lines = [
+        f"{summary['source']}: {summary['rows']:,} rows, {summary['columns']} columns",
+        f"task: {summary['task']}",
+    ]
+    if summary["classes"]:
+        lines.append(f"classes: {', '.join(map(str, summary['classes']))}")
+    lines.append(f"error rate: {summary['error_rate']:.2%} ({summary['errors']:,} errors)")
+    lines.append(f"fingerprint: {summary['fingerprint'][:8]}")
+    lines.append("columns:")
+    for row in summary["roles"]:
+        kind = f" ({row['type']})" if row["type"] else ""
+        lines.append(f"  {row['column']:<28} {row['role']}{kind}")
+    lines += [f"warning: {w}" for w in summary["warnings"]]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlqa-debug", description="Error analysis for ML models: slices to regression tests."
+    )
+    parser.add_argument("--version", action="version", version="mlqa-debug 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ws_help = f"workspace directory (default: ${ENV_WORKSPACE} or ~/.mlqa-debug)"
+
+    p = sub.add_parser("app", help="launch the dashboard")
+    p.add_argument("--workspace", help=ws_help)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="localhost", help="address to bind (default: localhost)")
+    p.set_defaults(handler=cmd_app)
+
+    p = sub.add_parser("add", help="register a predictions file in the workspace (copies it)")
+    p.add_argument("file", help="CSV or Parquet predictions file")
+    p.add_argument("--name", required=True, help="dataset id: lowercase letters, digits, _ or -")
+    p.add_argument("--model", help="model file (joblib) to register with it; trusted code")
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
+    p.add_argument("--workspace", help=ws_help)
+    _add_roles(p)
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("list", help="list the datasets the workspace serves")
+    p.add_argument("--workspace", help=ws_help)
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("validate", help="check a predictions file and print its summary")
+    p.add_argument("file", help="CSV or Parquet predictions file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_roles(p)
+    p.set_defaults(handler=cmd_validate)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Sub-commands added by other modules: each takes the sub-parsers and adds its own.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except MlqaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The app's pages, in navigation order (``st.Page`` keyword arguments).
+
+``url_path`` equals the file's stem, so a page has the same address whether
+``app.py`` routes it (``st.navigation``) or Streamlit runs the file directly.
+"""
+
+from typing import Any
+
+PAGES: list[dict[str, Any]] = [
+    {
+        "page": "pages/data.py",
+        "title": "Data",
+        "icon": ":material/table_chart:",
+        "url_path": "data",
+    },
+]

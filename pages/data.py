@@ -1,0 +1,92 @@
+"""Data page: pick or upload a dataset, see its summary and validation, remap roles."""
+
+import pandas as pd
+import streamlit as st
+
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.schema import TASKS, Roles
+from mlqa_debug.ui import state, widgets
+
+predictions = state.setup_page("Data", need_dataset=False)
+ws = state.get_workspace()
+
+st.title("Data")
+widgets.upload_form(ws)
+
+if predictions is None:
+    st.info("Choose a dataset in the sidebar, or add one above.")
+    st.stop()
+
+name = st.query_params.get(state.DS_PARAM, "")
+entry = ws.entry(name)
+st.subheader(f"{name} — {entry.description or entry.source or predictions.source}")
+widgets.summary_metrics(predictions)
+
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Columns and roles**")
+    st.dataframe(
+        pd.DataFrame(predictions.schema.roles_table()),
+        hide_index=True,
+        width="stretch",
+        height=320,
+    )
+with right:
+    st.markdown("**Validation report**")
+    for line in predictions.checks():
+        st.markdown(f":green[✓] {line}")
+    for warning in predictions.warnings:
+        st.warning(warning)
+    st.caption(f"Fingerprint `{predictions.fingerprint}` · file `{predictions.source}`")
+
+st.markdown("**Overall metrics**")
+widgets.metrics_table(predictions)
+
+st.divider()
+st.markdown("**Remap column roles**")
+columns = list(predictions.frame.columns)
+override_key = f"roles_override_{name}"
+with st.form(f"remap_{name}"):
+    c1, c2, c3, c4 = st.columns(4)
+    label = c1.selectbox("Label", columns, index=columns.index(predictions.schema.label))
+    prediction = c2.selectbox(
+        "Prediction", columns, index=columns.index(predictions.schema.prediction)
+    )
+    id_options = ["(none)", *columns]
+    current_id = predictions.schema.id or "(none)"
+    id_column = c3.selectbox("Id", id_options, index=id_options.index(current_id))
+    task = c4.selectbox("Task", TASKS, index=TASKS.index(predictions.schema.task))
+    applied = st.form_submit_button("Apply")
+if applied:
+    st.session_state[override_key] = Roles(
+        label=label,
+        prediction=prediction,
+        id=None if id_column == "(none)" else id_column,
+        task=task,
+    )
+override = st.session_state.get(override_key)
+if override is not None:
+    try:
+        remapped = state.load_dataset(ws, name, override)
+    except MlqaError as e:
+        st.error(f"With these roles the data does not validate: {e}")
+    else:
+        st.success(
+            f"With label {override.label!r} and prediction {override.prediction!r}: "
+            f"{remapped.schema.task}, error rate {remapped.error.mean():.2%}, "
+            f"{len(remapped.schema.features)} features."
+        )
+        st.dataframe(pd.DataFrame(remapped.schema.roles_table()), hide_index=True, height=200)
+        if entry.builtin:
+            st.caption("Built-in samples keep their roles; register a copy to save new ones.")
+        elif st.button("Save these roles for the dataset"):
+            try:
+                ws.save_roles(name, entry.roles.merged(override))
+            except MlqaError as e:
+                st.error(str(e))
+            else:
+                del st.session_state[override_key]
+                st.rerun()
+
+with st.expander(f"First rows of {name}"):
+    st.dataframe(predictions.frame.head(50), width="stretch")
