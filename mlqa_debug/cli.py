@@ -136,6 +136,21 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_slice(args: argparse.Namespace) -> int:
+    from mlqa_debug.report import difference_text, evaluate_slice, report_frame
+    from mlqa_debug.slices import parse_slice
+
+    predictions = load_dataset_or_file(args.dataset, args)
+    evaluation = evaluate_slice(predictions, parse_slice(args.where))
+    if args.json:
+        _print_json(evaluation.to_dict())
+        return EXIT_OK
+    print(f"slice: {evaluation.slice.text or '(all rows)'}  [id {evaluation.slice.id}]")
+    print(report_frame(evaluation.report).to_string())
+    print(difference_text(evaluation.report))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlqa-debug", description="Error analysis for ML models: slices to regression tests."
@@ -169,13 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_roles(p)
     p.set_defaults(handler=cmd_validate)
 
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("slice", help="metrics of a slice vs the rest vs all rows")
+    p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
+    p.add_argument("--where", required=True, help="the slice, e.g. \"region == 'north'\"")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--workspace", help=ws_help)
+    _add_roles(p)
+    p.set_defaults(handler=cmd_slice)
     return parser
-
-
-#: Sub-commands added by other modules: each takes the sub-parsers and adds its own.
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,13 +19,14 @@ import hashlib
 import io
 import os
 import re
+import threading
 import tomllib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
     from mlqa_debug.slices import ColumnKind
 
 Source = str | os.PathLike[str] | IO[bytes]
+T = TypeVar("T")
 
 SUPPORTED_SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SIDECAR_SUFFIX = ".mlqa.toml"
 DEFAULT_MAX_MB = 2048
+MAX_MB_ENV = "MLQA_DEBUG_MAX_FILE_MB"
 PROBA_TOLERANCE = 1e-6
 PROBA_SUM_TOLERANCE = 1e-3
 DEFAULT_ERROR_QUANTILE = 0.9
@@ -59,7 +62,23 @@ DEFAULT_ERROR_QUANTILE = 0.9
 
 def max_file_bytes() -> int:
     """The file size cap: ``MLQA_DEBUG_MAX_FILE_MB`` (default 2048 MB)."""
-    return int(float(os.environ.get("MLQA_DEBUG_MAX_FILE_MB", DEFAULT_MAX_MB)) * 2**20)
+    raw = os.environ.get(MAX_MB_ENV, str(DEFAULT_MAX_MB))
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = float("nan")
+    if not megabytes >= 0:  # also refuses NaN
+        raise SchemaError(
+            f"{MAX_MB_ENV}={raw!r} is not a size in megabytes; expected a number such as 2048",
+            expected="a number >= 0",
+            received=raw,
+        )
+    return int(megabytes * 2**20)
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the sidecar of a data file lives: ``<stem>.mlqa.toml`` beside it."""
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
 def rows_text(positions: Sequence[int] | np.ndarray) -> str:
@@ -79,6 +98,15 @@ class Predictions:
     fingerprint: str
     source: str
     warnings: tuple[str, ...] = field(default=())
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """A structure derived from this table, built once (thread-safe) and kept with it."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = build()
+            return cast(T, self._memo[key])
 
     @property
     def n_samples(self) -> int:
@@ -367,7 +395,7 @@ def _sidecar_roles(path: Path | None, sidecar: str | os.PathLike[str] | bool) ->
     if sidecar is True:
         if path is None:
             return Roles()
-        candidate = path.with_name(path.name.split(".")[0] + SIDECAR_SUFFIX)
+        candidate = sidecar_path(path)
         if not candidate.is_file():
             return Roles()
     else:
@@ -388,12 +416,18 @@ def read_sidecar(path: Path) -> Roles:
             "expected roles, types, image, model",
             file=str(path),
         )
+    not_tables = sorted(k for k, v in data.items() if not isinstance(v, dict))
+    if not_tables:
+        raise SchemaError(
+            f"{', '.join(map(repr, not_tables))} must be a table ([{not_tables[0]}])",
+            file=str(path),
+            expected="tables roles, types, image, model",
+            received=not_tables,
+        )
     spec: dict[str, Any] = dict(data.get("roles", {}))
     for key in ("types", "image", "model"):
         if key in data:
             spec[key] = data[key]
-    if isinstance(spec.get("image", {}).get("columns"), str):
-        spec["image"] = {**spec["image"], "columns": [spec["image"]["columns"]]}
     return Roles.from_dict(spec, source=str(path))
 
 
@@ -415,7 +449,7 @@ def build_schema(frame: pd.DataFrame, roles: Roles, *, file: str | None = None) 
     ignored = tuple(c for c in roles.ignore if c in frame.columns)
     features = [c for c in columns if c not in role_columns and c not in ignored]
     kinds = feature_types(frame, features, roles.types)
-    _convert_features(frame, kinds)
+    _convert_features(frame, kinds, roles.types, file)
     image = _resolve_image(roles.image, columns, file)
     common: dict[str, Any] = dict(
         label=label,
@@ -503,15 +537,28 @@ def _derive_prediction(
             received=list(frame.columns),
         )
     classes = _classes(frame, found["label"], None, probas.keys(), file)
-    if found["score"] is not None:
+    score = found["score"]
+    if score is None and len(classes) == 2 and len(probas) == 1:  # prob_<positive> alone
+        score = probas.get(str(_positive(classes, roles.positive, file)))
+    if score is not None and len(classes) == 2:
+        _check_probabilities(frame, [score], False, file)
         positive = _positive(classes, roles.positive, file)
         negative = next(c for c in classes if c != positive)
-        score = frame[found["score"]].to_numpy(np.float64)
-        derived = np.where(score >= 0.5, positive, negative)
-    else:
+        derived = np.where(frame[score].to_numpy(np.float64) >= 0.5, positive, negative)
+    elif probas:
         cols = [probas[str(c)] for c in classes if str(c) in probas]
         names = [c for c in classes if str(c) in probas]
-        derived = np.asarray(names, dtype=object)[frame[cols].to_numpy().argmax(axis=1)]
+        _check_probabilities(frame, cols, False, file)
+        derived = np.asarray(names, dtype=object)[frame[cols].to_numpy(np.float64).argmax(axis=1)]
+    else:
+        raise SchemaError(
+            f"no prediction column, and the score column {score!r} cannot give one: the labels "
+            f"hold {len(classes)} class{'es' if len(classes) != 1 else ''}, a score needs 2",
+            file=file,
+            column=score,
+            expected="2 classes",
+            received=list(classes),
+        )
     frame["prediction"] = pd.Series(derived, index=frame.index).astype(frame[found["label"]].dtype)
     return "prediction"
 
@@ -527,6 +574,8 @@ def _classification_schema(
     label, prediction = common["label"], common["prediction"]
     _align_targets(frame, label, prediction, file)
     classes = _classes(frame, label, prediction, probas.keys(), file)
+    if common["task"] == "binary" and len(classes) > 2 and roles.task is None:
+        common["task"] = "multiclass"  # labels hold 2 classes, predictions more
     if common["task"] == "binary" and len(classes) > 2:
         raise SchemaError(
             f"task is binary but label and prediction hold {len(classes)} classes "
@@ -539,6 +588,14 @@ def _classification_schema(
     positive = _positive(classes, roles.positive, file) if len(classes) == 2 else None
     proba = {c: probas[str(c)] for c in classes if str(c) in probas}
     score = found["score"] if common["task"] == "binary" else None
+    if score is not None and len(classes) < 2:
+        warnings.warn(
+            f"{file + ': ' if file else ''}score column {score!r} is ignored: label and "
+            f"prediction hold the single class {classes[0]!r}, so the score's class is unknown",
+            UserWarning,
+            stacklevel=2,
+        )
+        score = None
     if len(classes) == 2 and score is None and len(proba) == 1 and positive in proba:
         score, proba = proba[positive], {}
     if proba and len(proba) < len(classes):
@@ -597,7 +654,8 @@ def _classes(
     )
     extra: list[Any] = []
     if prediction is not None:
-        never = sorted(set(pd.unique(frame[prediction])) - set(seen), key=_natural_key)
+        predicted = {_plain(v) for v in pd.unique(frame[prediction])}
+        never = sorted(predicted - {_plain(v) for v in seen}, key=_natural_key)
         if never:
             rows = np.flatnonzero(frame[prediction].isin(never).to_numpy())
             warnings.warn(
@@ -704,16 +762,78 @@ def _regression_threshold(
     return float(np.quantile(residual, DEFAULT_ERROR_QUANTILE))
 
 
-def _convert_features(frame: pd.DataFrame, kinds: Mapping[str, FeatureType]) -> None:
-    """Store categoricals as ``category`` (integer codes) and ISO date strings as datetimes."""
+def _convert_features(
+    frame: pd.DataFrame,
+    kinds: dict[str, FeatureType],
+    overrides: Mapping[str, FeatureType],
+    file: str | None,
+) -> None:
+    """Store categoricals as ``category`` (integer codes), dates as datetimes, numbers as floats.
+
+    A column typed by the user that does not convert raises :class:`SchemaError`; an
+    inferred datetime column with a value that is not a date becomes categorical.
+    """
     for col, kind in kinds.items():
         s = frame[col]
-        if kind == "categorical" and not isinstance(s.dtype, pd.CategoricalDtype):
-            frame[col] = s.astype("category")
-        elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(s.dtype):
-            converted = pd.to_datetime(s, errors="coerce", format="ISO8601")
-            if converted.isna().sum() == s.isna().sum():
+        if kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            converted = _to_datetime(s)
+            if not _converted_all(s, converted, col, "ISO dates", col in overrides, file):
+                kinds[col] = kind = "categorical"
+            else:
                 frame[col] = converted
+        elif kind == "numeric" and not pd.api.types.is_numeric_dtype(s.dtype):
+            converted = pd.to_numeric(s, errors="coerce")
+            _converted_all(s, converted, col, "numbers", True, file)
+            frame[col] = converted.astype(np.float64)
+        elif kind == "boolean" and not pd.api.types.is_bool_dtype(s.dtype):
+            frame[col] = _to_boolean(s, col, file)
+        if kind == "categorical" and not isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("category")
+
+
+def _to_boolean(s: pd.Series, col: str, file: str | None) -> pd.Series:
+    """Booleans with missing values (or 0/1 numbers) as the nullable ``boolean`` dtype."""
+    values = s.dropna().unique()
+    bad = [v for v in values if not isinstance(v, bool | np.bool_ | int | float | np.number)]
+    if bad or not set(values.tolist()) <= {0, 1}:
+        rows = np.flatnonzero((s.notna() & ~s.isin([True, False])).to_numpy())
+        shown = s.iloc[rows[:3]].tolist()
+        raise SchemaError(
+            f"column {col!r} should hold booleans (True / False or 0 / 1), but "
+            f"{len(rows)} of its values are not ({rows_text(rows)}: {shown})",
+            file=file,
+            column=col,
+            rows=rows[:100].tolist(),
+            expected="True / False",
+            received=shown,
+        )
+    return s.astype("boolean")
+
+
+def _to_datetime(s: pd.Series) -> pd.Series:
+    try:
+        return pd.to_datetime(s, errors="coerce", format="ISO8601")
+    except ValueError:  # mixed UTC offsets: compare them as UTC, as the CSV reader does
+        return pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)
+
+
+def _converted_all(
+    before: pd.Series, after: pd.Series, col: str, what: str, strict: bool, file: str | None
+) -> bool:
+    """Whether every value converted; if not and ``strict``, raise naming the rows."""
+    bad = np.flatnonzero((after.isna() & before.notna()).to_numpy())
+    if len(bad) and strict:
+        shown = before.iloc[bad[:3]].tolist()
+        raise SchemaError(
+            f"column {col!r} should hold {what}, but {len(bad)} of its values "
+            f"{'do' if len(bad) > 1 else 'does'} not convert ({rows_text(bad)}: {shown})",
+            file=file,
+            column=col,
+            rows=bad[:100].tolist(),
+            expected=what,
+            received=shown,
+        )
+    return not len(bad)
 
 
 def _resolve_image(

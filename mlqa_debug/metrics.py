@@ -196,6 +196,11 @@ class RegressionMetrics:
     over_threshold: Estimate
     threshold: float
 
+    @property
+    def error_rate(self) -> Estimate:
+        """The regression error rate: an alias of :attr:`over_threshold`."""
+        return self.over_threshold
+
     def metric_names(self) -> tuple[str, ...]:
         """Names accepted by :meth:`value`."""
         return tuple(self._values())

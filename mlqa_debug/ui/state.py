@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import streamlit as st
 
@@ -73,7 +73,7 @@ def seed_from_url(key: str, parse: Callable[[str | None], T]) -> T:
         st.session_state[key] = parse(raw)
     elif key not in st.session_state:
         st.session_state[key] = parse(raw)
-    return st.session_state[key]  # type: ignore[no-any-return]
+    return cast(T, st.session_state[key])
 
 
 def write_to_url(key: str, value: str | None) -> None:
@@ -148,6 +148,14 @@ def setup_page(title: str, *, need_dataset: bool = True) -> Predictions | None:
         st.error(f"Dataset {name!r} cannot be loaded: {e}")
         st.stop()
     _check_fingerprint(name, predictions)
+    return predictions
+
+
+def require_dataset(title: str) -> Predictions:
+    """:func:`setup_page` for pages that need a dataset (it stops the page otherwise)."""
+    predictions = setup_page(title, need_dataset=True)
+    if predictions is None:  # setup_page has stopped the script already
+        st.stop()
     return predictions
 
 

@@ -26,7 +26,7 @@ def upload_form(ws: Workspace) -> None:
         uploaded = st.file_uploader("Predictions file", type=["csv", "parquet"], key="upload_file")
         default = suggest_name(uploaded.name) if uploaded is not None else ""
         name = st.text_input("Dataset name", value=default, key=f"upload_name_{default}")
-        if st.button("Register", disabled=uploaded is None, key="upload_register"):
+        if st.button("Register", disabled=uploaded is None, key="upload_register") and uploaded:
             try:
                 entry = ws.add(uploaded, name=name, filename=uploaded.name)
             except MlqaError as e:
@@ -57,3 +57,12 @@ def metrics_table(predictions: Predictions) -> None:
     values = metrics.evaluate(predictions.metric_data).to_dict()
     flat = {k: v for k, v in values.items() if not isinstance(v, dict | list)}
     st.dataframe(pd.DataFrame([flat]), hide_index=True, width="stretch")
+
+
+def copy_link(page: str, params: dict[str, str | None]) -> None:
+    """The full URL of the current view, with a copy button."""
+    from mlqa_debug.ui.slice_state import share_url
+
+    url = share_url(page, params)
+    st.markdown("**Link to this view**")
+    st.code(url, language=None, wrap_lines=True)

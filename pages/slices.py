@@ -1,0 +1,100 @@
+"""Slices page: build a slice, compare it with the rest, refine it, read its examples."""
+
+import streamlit as st
+
+from mlqa_debug import plots
+from mlqa_debug.breakdown import feature_breakdown
+from mlqa_debug.errors import SliceError
+from mlqa_debug.examples import ERRORS_FIRST, examples_page, sort_options
+from mlqa_debug.report import difference_text, evaluate_slice, report_frame
+from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.builder import predicate_chips, slice_builder
+from mlqa_debug.ui.widgets import copy_link
+
+predictions = state.require_dataset("Slices")
+current = slice_state.current_slice(predictions)
+
+st.title("Slices")
+slice_state.slice_text_box()
+with st.expander("Add a filter", expanded=not current.predicates):
+    slice_builder(predictions)
+predicate_chips(current)
+
+try:
+    evaluation = evaluate_slice(predictions, current)
+except SliceError as e:
+    st.error(str(e))
+    st.stop()
+report = evaluation.report
+
+top = st.columns(4)
+top[0].metric(
+    "Rows in slice",
+    f"{report.slice.n:,}",
+    f"{report.slice.share:.1%} of all rows",
+    delta_color="off",
+    delta_arrow="off",
+)
+top[1].metric(
+    "Slice error rate",
+    f"{report.slice.error_rate.value:.1%}" if report.slice.n else "–",
+    f"{report.difference.error_rate_diff.value * 100:+.1f} pts vs rest" if report.slice.n else None,
+    delta_color="inverse",
+)
+top[2].metric("Rest error rate", f"{report.rest.error_rate.value:.1%}" if report.rest.n else "–")
+top[3].metric("Overall error rate", f"{report.overall.error_rate.value:.1%}")
+st.caption(difference_text(report))
+
+table = report_frame(report)
+left, right = st.columns([3, 2])
+with left:
+    st.dataframe(table, width="stretch", height=35 * (len(table) + 1) + 3)
+with right:
+    st.plotly_chart(plots.error_rate_bars(report), key="rates", config={"displayModeBar": False})
+
+view_params = {
+    "ds": st.query_params.get("ds"),
+    "fp": predictions.short_fingerprint,
+    "slice": current.text,
+}
+copy_link("slices", view_params)
+
+st.subheader("Where the slice departs from the overall error rate")
+breakdown = feature_breakdown(predictions, evaluation.mask)
+if breakdown.empty:
+    st.info("No feature values inside this slice.")
+else:
+    st.dataframe(
+        breakdown.drop(columns=["slice"]),
+        key=f"breakdown_{current.id}",
+        on_select=slice_state.refine_from_table(current, list(breakdown["slice"])),
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        height=320,
+        column_config={
+            "error rate": st.column_config.NumberColumn(format="percent"),
+            "lift": st.column_config.NumberColumn(format="%.2fx"),
+            "z": st.column_config.NumberColumn(
+                format="%.1f", help="(errors − expected) / sd, against the overall error rate"
+            ),
+        },
+    )
+    st.caption("Select a row to add that value to the slice.")
+
+st.subheader("Examples")
+c1, c2, c3 = st.columns([3, 1, 1])
+options = sort_options(predictions)
+sort_by = c1.selectbox("Order by", options, index=options.index(ERRORS_FIRST), key="ex_sort")
+descending = c2.toggle("Descending", value=True, key="ex_desc")
+n_pages = max(1, -(-report.slice.n // 50))
+page = c3.number_input(f"Page (of {n_pages:,})", 1, n_pages, 1, key="ex_page") - 1
+examples = examples_page(
+    predictions, evaluation.mask, sort_by=sort_by, descending=descending, page=page
+)
+st.dataframe(examples.frame, width="stretch", height=400)
+st.caption(
+    f"Rows {examples.start + 1:,}–{examples.start + len(examples.frame):,} of {examples.total:,}"
+    if examples.total
+    else "The slice is empty."
+)

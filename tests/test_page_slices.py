@@ -1,0 +1,121 @@
+"""The Slices page under Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "slices.py")
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLQA_DEBUG_WORKSPACE", str(tmp_path))
+
+    def open_page(**params: str) -> AppTest:
+        at = AppTest.from_file(PAGE, default_timeout=60)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return open_page
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_link_with_slice_shows_its_metrics(app) -> None:
+    at = app(ds="loans", slice="employment == 'gig'")
+    assert not at.exception
+    assert metric(at, "Rows in slice") == "1,002"
+    assert metric(at, "Slice error rate") == "38.2%"
+    assert at.text_input(key="slice").value == "employment == 'gig'"
+
+
+def test_build_a_slice_with_widgets(app) -> None:
+    at = app(ds="loans")
+    at.selectbox(key="b_column").set_value("employment").run()
+    at.multiselect(key="b_values").set_value(["gig"]).run()
+    at.button(key="b_add").click().run()
+    assert not at.exception
+    assert at.query_params["slice"] == "employment == 'gig'"
+    assert metric(at, "Rows in slice") == "1,002"
+    assert at.text_input(key="slice").value == "employment == 'gig'"
+
+
+def test_numeric_filter_from_builder(app) -> None:
+    at = app(ds="loans")
+    at.selectbox(key="b_column").set_value("age").run()
+    at.selectbox(key="b_op_numeric").set_value(">=").run()
+    at.number_input(key="b_num").set_value(40).run()
+    at.button(key="b_add").click().run()
+    assert at.query_params["slice"] == "age >= 40"
+    assert not at.exception
+
+
+def test_typing_text_updates_url_and_metrics(app) -> None:
+    at = app(ds="loans")
+    for text, canonical in [
+        ("income >= 150000", "income >= 150000"),
+        ("age < 25 and region == 'coastal'", "age < 25 and region == 'coastal'"),
+        ("region == 'coastal'  AND  age<25", "age < 25 and region == 'coastal'"),
+    ]:
+        at.text_input(key="slice").input(text).run()
+        assert not at.exception
+        assert at.query_params["slice"] == canonical
+        assert at.text_input(key="slice").value == canonical
+    assert metric(at, "Rows in slice") == "298"
+
+
+def test_bad_text_keeps_last_slice_and_explains(app) -> None:
+    at = app(ds="loans", slice="age >= 40")
+    at.text_input(key="slice").input("age >= ").run()
+    assert not at.exception
+    assert any("expected a value after '>='" in e.value for e in at.error)
+    assert at.query_params["slice"] == "age >= 40"
+    assert at.text_input(key="slice").value == "age >= "
+
+
+def test_remove_predicate_chip(app) -> None:
+    at = app(ds="loans", slice="age >= 40 and employment == 'gig'")
+    chip = next(b for b in at.button if b.label == "✕ employment == 'gig'")
+    chip.click().run()
+    assert at.query_params["slice"] == "age >= 40"
+
+
+@pytest.mark.parametrize(
+    ("ds", "slice_text", "message"),
+    [
+        ("loans", "nope == 1", "unknown column 'nope'"),
+        ("loans", "employment < 'a'", "does not apply"),
+        ("loans", "x" * 100_000, "too long"),
+        ("loans", "<script>alert(1)</script>", "cannot be used"),
+        ("loans", "__import__('os').system('id')", "cannot be used"),
+        ("../../etc/passwd", "", "not a valid dataset name"),
+        ("nope", "", "no dataset named 'nope'"),
+    ],
+)
+def test_tampered_links_give_messages(app, ds: str, slice_text: str, message: str) -> None:
+    at = app(ds=ds, slice=slice_text)
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.parametrize(
+    ("ds", "slice_text"),
+    [("digits", "label in (3, 8, 9)"), ("diabetes", "bmi >= 30 and sex == 'male'")],
+)
+def test_other_tasks_render(app, ds: str, slice_text: str) -> None:
+    at = app(ds=ds, slice=slice_text)
+    assert not at.exception
+    assert not at.error
+    assert int(metric(at, "Rows in slice").replace(",", "")) > 0
+
+
+def test_changed_dataset_version_is_announced(app) -> None:
+    at = app(ds="loans", fp="00000000", slice="age >= 40")
+    assert any("different version of 'loans'" in w.value for w in at.warning)
+    assert metric(at, "Rows in slice") != "20,000"
