@@ -7,10 +7,8 @@
 from typing import Any
 
 PAGES: list[dict[str, Any]] = [
-    {
-        "page": "pages/data.py",
-        "title": "Data",
-        "icon": ":material/table_chart:",
-        "url_path": "data",
-    },
+    {"page": "pages/data.py", "title": "Data", "icon": ":material/table_chart:"},
+    {"page": "pages/slices.py", "title": "Slices", "icon": ":material/filter_alt:"},
 ]
+for _spec in PAGES:
+    _spec["url_path"] = _spec["page"].removeprefix("pages/").removesuffix(".py")
