@@ -10,6 +10,7 @@ import streamlit as st
 from mlqa_debug import metrics
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.loading import Predictions
+from mlqa_debug.slices import Slice
 from mlqa_debug.workspace import Workspace
 
 
@@ -66,3 +67,15 @@ def copy_link(page: str, params: dict[str, str | None]) -> None:
     url = share_url(page, params)
     st.markdown("**Link to this view**")
     st.code(url, language=None, wrap_lines=True)
+
+
+def open_slice_link(
+    dataset: str, s: Slice, *, label: str | None = None, key: str | None = None
+) -> None:
+    """A link that opens ``s`` on the Slices page (same dataset), shareable as is."""
+    st.page_link(
+        "pages/slices.py",
+        label=label or f"Open on Slices: {s.text or 'all rows'}",
+        icon=":material/filter_alt:",
+        query_params={"ds": dataset, "slice": s.text},
+    )
