@@ -67,7 +67,7 @@ class DiskCache:
 
     def put_arrays(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, **dict(arrays))
+        np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
         self._write(self._path(key, ".npz"), buffer.getvalue())
 
     def get_json(self, key: str) -> Any | None:
