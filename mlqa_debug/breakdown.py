@@ -1,14 +1,15 @@
 """Error rate by value (or bin) of every feature inside a slice.
 
 Built for reruns on a million rows: the features are integer-coded once
-(:func:`mlqa_debug.discovery.encoding.encode_features`), stacked with offsets
-and with the error bit folded in (``2 * code + error``), so one change of slice
-costs one gather and one ``np.bincount`` over the smaller side of the mask
+(:func:`mlqa_debug.discovery.encoding.encode_features`) and packed several to
+an integer with the error bit (:class:`BreakdownIndex`), so one change of slice
+costs a gather and a ``np.bincount`` per group over the smaller side of the mask
 (the other side is the cached totals minus it).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,41 +23,79 @@ N_BINS = 5
 MAX_ROWS = 300
 
 
+#: Most bins one packed code may address (features x values x error bit).
+MAX_GROUP_BINS = 2**12
+
+
 @dataclass(frozen=True, eq=False)
 class BreakdownIndex:
-    """Stacked codes of every feature with the error bit, and their totals."""
+    """Feature codes packed several to an integer, with the error bit, and their totals.
+
+    A group of features ``(f1, f2, f3)`` with ``k1, k2, k3`` codes is stored as
+    ``((c1 * k2 + c2) * k3 + c3) * 2 + error``, so one ``bincount`` per group
+    gives the joint counts, and summing out the other axes each feature's.
+    """
 
     encoding: Encoding
-    stacked: np.ndarray  # (n_features, n_samples): 2 * (offset + code) + error
-    offsets: np.ndarray  # first stacked code of each feature
-    totals: np.ndarray  # bincount of ``stacked`` over all rows
+    groups: tuple[tuple[int, ...], ...]  # feature indices per packed code
+    packed: np.ndarray  # (n_groups, n_samples) int32
+    totals: tuple[np.ndarray, ...]  # bincount of each packed row over all rows
+    offsets: np.ndarray  # first code of each feature in the flat (n_codes, 2) result
     error_rate: float
 
     @classmethod
     def build(cls, predictions: Predictions, *, n_bins: int = N_BINS) -> BreakdownIndex:
         features = [c for c, k in predictions.schema.features.items() if k != "text"]
         encoding = encode_features(predictions.frame, features, n_bins=n_bins)
-        cards = np.asarray(encoding.cardinalities, dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]) if len(cards) else cards
-        n_codes = int(cards.sum())
-        dtype = np.int16 if 2 * n_codes < np.iinfo(np.int16).max else np.int32
-        error = predictions.error.astype(dtype)
-        stacked = np.empty((len(cards), predictions.n_samples), dtype=dtype)
-        for j, feature in enumerate(encoding.features):
-            np.add(feature.codes, offsets[j], out=stacked[j], casting="unsafe")
-            stacked[j] *= 2
-            stacked[j] += error
-        totals = np.bincount(stacked.ravel(), minlength=2 * n_codes)
-        return cls(encoding, stacked, offsets, totals, float(predictions.error.mean()))
+        cards = encoding.cardinalities
+        groups = _group_features(cards)
+        error = predictions.error.astype(np.int32)
+        packed = np.empty((len(groups), predictions.n_samples), dtype=np.int32)
+        totals = []
+        for g, group in enumerate(groups):
+            row = packed[g]
+            row[:] = 0
+            for j in group:
+                row *= cards[j]
+                row += encoding.features[j].codes
+            row *= 2
+            row += error
+            totals.append(np.bincount(row, minlength=2 * math.prod(cards[j] for j in group)))
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
+        return cls(
+            encoding, groups, packed, tuple(totals), offsets, float(predictions.error.mean())
+        )
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
         """``(n_codes, 2)`` rows without / with an error per code, inside ``mask``."""
-        n_inside = int(np.count_nonzero(mask))
-        inside = n_inside <= mask.size // 2
+        inside = int(np.count_nonzero(mask)) <= mask.size // 2
         rows = np.flatnonzero(mask if inside else ~mask)
-        picked = np.bincount(self.stacked[:, rows].ravel(), minlength=self.totals.size)
-        result = picked if inside else self.totals - picked
-        return result.reshape(-1, 2)
+        cards = self.encoding.cardinalities
+        out = np.zeros((sum(cards), 2), dtype=np.int64)
+        for group, packed, total in zip(self.groups, self.packed, self.totals, strict=True):
+            picked = np.bincount(packed[rows], minlength=total.size)
+            joint = (picked if inside else total - picked).reshape(*(cards[j] for j in group), 2)
+            for axis, j in enumerate(group):
+                others = tuple(a for a in range(len(group)) if a != axis)
+                start = self.offsets[j]
+                out[start : start + cards[j]] = joint.sum(axis=others)
+        return out
+
+
+def _group_features(cards: list[int]) -> tuple[tuple[int, ...], ...]:
+    """Consecutive features packed while their joint bins stay under MAX_GROUP_BINS."""
+    groups: list[tuple[int, ...]] = []
+    current: list[int] = []
+    bins = 2
+    for j, card in enumerate(cards):
+        if current and bins * card > MAX_GROUP_BINS:
+            groups.append(tuple(current))
+            current, bins = [], 2
+        current.append(j)
+        bins *= card
+    if current:
+        groups.append(tuple(current))
+    return tuple(groups)
 
 
 def breakdown_index(predictions: Predictions) -> BreakdownIndex:

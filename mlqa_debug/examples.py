@@ -73,7 +73,7 @@ def examples_page(
     n_pages = max(1, -(-total // page_size))
     page = min(max(page, 0), n_pages - 1)
     start = page * page_size
-    key = _sort_key(predictions, sort_by)[rows]
+    key = predictions.memo(f"sort_key:{sort_by}", lambda: _sort_key(predictions, sort_by))[rows]
     if not descending:
         key = np.where(np.isneginf(key), -np.inf, -key)  # missing stays last
     stop = min(start + page_size, total)

@@ -35,6 +35,14 @@ def value_counts(_predictions: Predictions, fingerprint: str, column: str) -> pd
     return series.value_counts(dropna=True).head(MAX_CHOICES)
 
 
+def _quartiles(series: pd.Series) -> tuple[float, float, float]:
+    numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(numbers).all():
+        return (0.0, 0.0, 0.0)
+    q1, med, q3 = np.nanquantile(numbers, [0.25, 0.5, 0.75])
+    return float(q1), float(med), float(q3)
+
+
 def _value_inputs(predictions: Predictions, column: str, kind: ColumnKind, op: str) -> tuple:
     """Widgets for the values of ``column op ...``; returns the values tuple."""
     if op in ("is missing", "is not missing"):
@@ -60,8 +68,7 @@ def _value_inputs(predictions: Predictions, column: str, kind: ColumnKind, op: s
             return tuple(d.isoformat() for d in picked) if len(picked) == 2 else ()
         day = st.date_input("Date", lo.date(), key="b_date")
         return (day.isoformat(),) if isinstance(day, dt.date) else ()
-    numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    q1, med, q3 = (float(x) for x in np.nanquantile(numbers, [0.25, 0.5, 0.75]))
+    q1, med, q3 = predictions.memo(f"quartiles:{column}", lambda: _quartiles(series))
     integral = pd.api.types.is_integer_dtype(series.dtype)
     cast = int if integral else float
     if op == "between":
