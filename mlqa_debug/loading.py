@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mlqa_debug.errors import SchemaError, format_rows
 from mlqa_debug.schema import (
@@ -367,7 +368,7 @@ def _parse(raw: bytes, display: str) -> pd.DataFrame:
     kind = SUPPORTED_SUFFIXES[Path(display).suffix.lower()]
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(io.BytesIO(raw))
+            frame = pd.read_parquet(pa.BufferReader(raw))  # zero-copy, unlike io.BytesIO
         else:
             frame = _read_csv(raw)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
@@ -384,7 +385,7 @@ def _parse(raw: bytes, display: str) -> pd.DataFrame:
 
 def _read_csv(raw: bytes) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.BytesIO(raw), engine="pyarrow")
+        return pd.read_csv(pa.BufferReader(raw), engine="pyarrow")
     except (ValueError, TypeError):  # the C engine is slower but more forgiving
         return pd.read_csv(io.BytesIO(raw))
 
@@ -428,6 +429,8 @@ def read_sidecar(path: Path) -> Roles:
     for key in ("types", "image", "model"):
         if key in data:
             spec[key] = data[key]
+    if isinstance(spec.get("image"), dict) and isinstance(spec["image"].get("columns"), str):
+        spec["image"] = {**spec["image"], "columns": [spec["image"]["columns"]]}  # one glob
     return Roles.from_dict(spec, source=str(path))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
@@ -46,6 +46,7 @@ _ISO_DATE = re.compile(
 _TEXT_MIN_UNIQUE = 200
 _TEXT_MEAN_LENGTH = 40
 _REGRESSION_MIN_UNIQUE = 20
+_SAMPLE_SIZE = 2000
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,17 @@ class Roles:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "roles") -> Roles:
-        """Build roles from a plain mapping (sidecar tables, workspace JSON)."""
+        """Build roles from a plain mapping (sidecar tables, workspace JSON).
+
+        Every malformed value raises :class:`SchemaError` naming ``source``.
+        """
+        if not isinstance(data, Mapping):
+            raise SchemaError(
+                f"role settings must be a table of key = value, got {type(data).__name__}",
+                file=source,
+                expected="a table",
+                received=data,
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -125,6 +136,8 @@ class Roles:
                 f"unknown role setting(s) {', '.join(map(repr, unknown))}; "
                 f"expected some of {', '.join(sorted(known))}",
                 file=source,
+                expected=sorted(known),
+                received=unknown,
             )
         kw: dict[str, Any] = dict(data)
         if kw.get("task") is not None and kw["task"] not in TASKS:
@@ -134,26 +147,104 @@ class Roles:
                 expected=TASKS,
                 received=kw["task"],
             )
-        for col, kind in dict(kw.get("types") or {}).items():
-            if kind not in FEATURE_TYPES:
-                raise SchemaError(
-                    f"type {kind!r} for column {col!r} is not one of {', '.join(FEATURE_TYPES)}",
-                    file=source,
-                    column=col,
-                    expected=FEATURE_TYPES,
-                    received=kind,
-                )
-        for key in ("embedding", "ignore"):
+        for key in ("id", "label", "prediction", "score"):
+            if kw.get(key) is not None and not isinstance(kw[key], str):
+                raise _setting_error(key, "a column name (a string)", kw[key], source)
+        for key, parse in _PARSERS.items():
             if kw.get(key) is not None:
-                kw[key] = tuple(kw[key])
-        if isinstance(kw.get("image"), Mapping):
-            image = kw["image"]
-            kw["image"] = ImageSpec(tuple(image["columns"]), tuple(image["shape"]))
-        if isinstance(kw.get("model"), Mapping):
-            kw["model"] = ModelSpec(**kw["model"])
-        if kw.get("error_threshold") is not None:
-            kw["error_threshold"] = float(kw["error_threshold"])
+                kw[key] = parse(kw[key], source)
         return cls(**kw)
+
+
+def _setting_error(key: str, expected: str, received: Any, source: str) -> SchemaError:
+    return SchemaError(
+        f"role setting {key!r} must be {expected}, got {received!r}",
+        file=source,
+        expected=expected,
+        received=received,
+    )
+
+
+def _parse_names(key: str) -> Callable[[Any, str], tuple[str, ...]]:
+    def parse(value: Any, source: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise _setting_error(key, "a column name or a list of column names", value, source)
+
+    return parse
+
+
+def _parse_types(value: Any, source: str) -> dict[str, FeatureType]:
+    if not isinstance(value, Mapping):
+        raise _setting_error("types", "a table of column = type", value, source)
+    for col, kind in value.items():
+        if kind not in FEATURE_TYPES:
+            raise SchemaError(
+                f"type {kind!r} for column {col!r} is not one of {', '.join(FEATURE_TYPES)}",
+                file=source,
+                column=col,
+                expected=FEATURE_TYPES,
+                received=kind,
+            )
+    return dict(value)
+
+
+def _parse_image(value: Any, source: str) -> ImageSpec:
+    if isinstance(value, ImageSpec):
+        return value
+    expected = "a table with columns (glob or list of names) and shape = [height, width]"
+    if not isinstance(value, Mapping) or set(value) != {"columns", "shape"}:
+        raise _setting_error("image", expected, value, source)
+    columns, shape = value["columns"], value["shape"]
+    if isinstance(columns, str):
+        columns = [columns]
+    valid_shape = isinstance(shape, list | tuple) and len(shape) == 2
+    if not (
+        isinstance(columns, list | tuple)
+        and all(isinstance(c, str) for c in columns)
+        and valid_shape
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
+        raise _setting_error("image", expected, value, source)
+    return ImageSpec(tuple(columns), (shape[0], shape[1]))
+
+
+def _parse_model(value: Any, source: str) -> ModelSpec:
+    if isinstance(value, ModelSpec):
+        return value
+    expected = "a table with file (and optional name, version)"
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("file"), str)
+        or not set(value) <= {"file", "name", "version"}
+    ):
+        raise _setting_error("model", expected, value, source)
+    optional = {k: None if value.get(k) is None else str(value[k]) for k in ("name", "version")}
+    return ModelSpec(value["file"], **optional)
+
+
+def _parse_threshold(value: Any, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _setting_error("error_threshold", "a number", value, source)
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise _setting_error("error_threshold", "a number", value, source) from None
+    if not np.isfinite(threshold) or threshold < 0:
+        raise _setting_error("error_threshold", "a number >= 0", value, source)
+    return threshold
+
+
+_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "types": _parse_types,
+    "embedding": _parse_names("embedding"),
+    "ignore": _parse_names("ignore"),
+    "image": _parse_image,
+    "model": _parse_model,
+    "error_threshold": _parse_threshold,
+}
 
 
 @dataclass(frozen=True)
@@ -316,24 +407,33 @@ def infer_feature_type(series: pd.Series) -> FeatureType:
     return _infer_object_type(series)
 
 
+def _sample_present(series: pd.Series) -> pd.Series:
+    """Up to :data:`_SAMPLE_SIZE` non-missing values, a seeded sample in row order."""
+    present = np.flatnonzero(series.notna().to_numpy())
+    if len(present) > _SAMPLE_SIZE:  # O(sample), not a shuffle or copy of the column
+        chosen = np.random.default_rng(0).choice(present, _SAMPLE_SIZE, replace=False)
+        present = np.sort(chosen)
+    return series.iloc[present]
+
+
 def _infer_object_type(series: pd.Series) -> FeatureType:
-    sample = series.dropna()
-    if len(sample) > 2000:
-        sample = sample.sample(2000, random_state=0)
+    sample = _sample_present(series)
     if len(sample) == 0:
         return "categorical"
     first = sample.iloc[0]
     if hasattr(first, "year") and hasattr(first, "month"):  # datetime.date from the CSV reader
         return "datetime"
+    if all(isinstance(v, bool | np.bool_) for v in sample):  # booleans with missing values
+        return "boolean"
     if not all(isinstance(v, str) for v in sample):
         return "categorical"
     text = sample.astype(str)
     if text.map(lambda v: bool(_ISO_DATE.match(v))).all():
         return "datetime"
+    if text.str.len().mean() > _TEXT_MEAN_LENGTH:
+        return "text"
     n_unique = series.nunique(dropna=True)
-    if text.str.len().mean() > _TEXT_MEAN_LENGTH or (
-        n_unique > _TEXT_MIN_UNIQUE and n_unique > 0.5 * series.notna().sum()
-    ):
+    if n_unique > _TEXT_MIN_UNIQUE and n_unique > 0.5 * series.notna().sum():
         return "text"
     return "categorical"
 

@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import IO
 
 from mlqa_debug.errors import WorkspaceError
-from mlqa_debug.loading import SUPPORTED_SUFFIXES, Predictions, load_predictions, read_sidecar
+from mlqa_debug.loading import (
+    SUPPORTED_SUFFIXES,
+    Predictions,
+    load_predictions,
+    read_sidecar,
+    sidecar_path,
+)
 from mlqa_debug.schema import ModelSpec, Roles
 
 ENV_WORKSPACE = "MLQA_DEBUG_WORKSPACE"
@@ -213,7 +219,7 @@ class Workspace:
         path = samples_dir() / file
         if not path.is_file():
             return None
-        sidecar = path.with_name(path.name.split(".")[0] + ".mlqa.toml")
+        sidecar = sidecar_path(path)
         roles = read_sidecar(sidecar) if sidecar.is_file() else Roles()
         return DatasetEntry(name, path, roles, builtin=True, description=description)
 
@@ -221,6 +227,8 @@ class Workspace:
         folder = self.datasets_dir / name
         try:
             meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
             roles = Roles.from_dict(meta.get("roles", {}), source=str(folder / "dataset.json"))
             path = folder / Path(str(meta["file"])).name
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -247,7 +255,7 @@ class Workspace:
     def _source_roles(source: object, roles: Roles) -> Roles:
         if isinstance(source, str | os.PathLike):
             path = Path(source)
-            sidecar = path.with_name(path.name.split(".")[0] + ".mlqa.toml")
+            sidecar = sidecar_path(path)
             if sidecar.is_file():
                 found = read_sidecar(sidecar)
                 if found.model is not None:  # the model is registered only by an explicit flag
