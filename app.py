@@ -9,5 +9,5 @@ import streamlit as st
 from mlqa_debug.ui.pages import PAGES
 
 st.set_page_config(page_title="mlqa-debug", page_icon="🔎", layout="wide")
-navigation = st.navigation([st.Page(**spec) for spec in PAGES])
+navigation = st.navigation([st.Page(**spec) for spec in PAGES], position="hidden")
 navigation.run()

@@ -151,6 +151,41 @@ def cmd_slice(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from mlqa_debug.discovery.service import DiscoveryParams, discover_slices
+
+    predictions = load_dataset_or_file(args.dataset, args)
+    params = DiscoveryParams(
+        alpha=args.alpha,
+        k=args.k,
+        max_level=args.max_level,
+        min_support=args.min_support,
+        n_bins=args.bins,
+        features=tuple(args.features) if args.features else None,
+        within=args.within or "",
+        measure=args.measure,
+    )
+    result = discover_slices(predictions, params)
+    if args.json:
+        _print_json(
+            {
+                "rows_searched": result.n_rows,
+                "mean_error": result.mean_error,
+                "features": list(result.features),
+                "slices": [d.to_dict() for d in result.slices],
+            }
+        )
+        return EXIT_OK
+    print(f"{result.n_rows:,} rows searched, mean error {result.mean_error:.4g}")
+    print(f"{'#':>3} {'rows':>9} {'error':>8} {'lift':>6} {'score':>7}  slice")
+    for rank, d in enumerate(result.slices, start=1):
+        print(
+            f"{rank:>3} {d.size:>9,} {d.error_rate:>8.3g} {d.lift:>6.2f} {d.score:>7.3f}  "
+            f"{d.slice.text}"
+        )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlqa-debug", description="Error analysis for ML models: slices to regression tests."
@@ -191,6 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", help=ws_help)
     _add_roles(p)
     p.set_defaults(handler=cmd_slice)
+
+    p = sub.add_parser("discover", help="find the worst slices automatically (SliceLine)")
+    p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
+    p.add_argument("--alpha", type=float, default=0.95, help="error vs size weight (0, 1]")
+    p.add_argument("--k", type=int, default=10, help="number of slices (default 10)")
+    p.add_argument("--max-level", type=int, default=2, help="most predicates per slice")
+    p.add_argument(
+        "--min-support",
+        type=float,
+        default=0.01,
+        help="minimum slice size: a fraction of rows (< 1) or a row count (default 0.01)",
+    )
+    p.add_argument("--bins", type=int, default=5, help="quantile bins per numeric feature")
+    p.add_argument("--features", nargs="+", help="features to use (default: all)")
+    p.add_argument("--within", help="search inside this slice")
+    p.add_argument("--measure", choices=["error", "abs_error", "log_loss"], default="error")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--workspace", help=ws_help)
+    _add_roles(p)
+    p.set_defaults(handler=cmd_discover)
     return parser
 
 

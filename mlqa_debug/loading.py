@@ -100,11 +100,20 @@ class Predictions:
     source: str
     warnings: tuple[str, ...] = field(default=())
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-    _memo_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _memo_guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def memo(self, key: str, build: Callable[[], T]) -> T:
-        """A structure derived from this table, built once (thread-safe) and kept with it."""
-        with self._memo_lock:
+        """A structure derived from this table, built once and kept with it.
+
+        Thread-safe per key: concurrent callers of one key wait for a single build,
+        other keys proceed, and a build may itself call ``memo`` for other keys.
+        """
+        if key in self._memo:
+            return cast(T, self._memo[key])
+        with self._memo_guard:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._memo:
                 self._memo[key] = build()
             return cast(T, self._memo[key])
@@ -216,6 +225,9 @@ class Predictions:
         kinds[s.prediction] = target
         if s.id is not None:
             kinds[s.id] = "text"
+        for column in (s.score, *s.proba.values()):
+            if column is not None:
+                kinds[column] = "numeric"
         for name in self.derived:
             kinds[name] = "boolean" if name == "error" else "numeric"
         return kinds

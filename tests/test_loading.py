@@ -704,3 +704,28 @@ def test_numeric_feature_name(binary_frame: pd.DataFrame, write_table: WriteTabl
     """A column named like a number stays a string name."""
     p = load_predictions(write_table(binary_frame.rename(columns={NUMERIC_NAME: "2024"})))
     assert p.schema.features["2024"] == "numeric"
+
+
+def test_memo_builds_once_and_allows_nested_keys(tmp_path) -> None:
+    import threading
+
+    from mlqa_debug.workspace import Workspace
+
+    predictions = Workspace(tmp_path).load("diabetes")
+    calls: list[str] = []
+
+    def inner() -> int:
+        calls.append("inner")
+        return 1
+
+    def outer() -> int:
+        calls.append("outer")
+        return predictions.memo("inner", inner) + 1
+
+    threads = [threading.Thread(target=predictions.memo, args=("outer", outer)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert predictions.memo("outer", outer) == 2
+    assert calls == ["outer", "inner"]

@@ -9,6 +9,8 @@ from typing import Any
 PAGES: list[dict[str, Any]] = [
     {"page": "pages/data.py", "title": "Data", "icon": ":material/table_chart:"},
     {"page": "pages/slices.py", "title": "Slices", "icon": ":material/filter_alt:"},
+    {"page": "pages/discover.py", "title": "Discover", "icon": ":material/travel_explore:"},
+    {"page": "pages/confusion.py", "title": "Confusion", "icon": ":material/grid_on:"},
 ]
 for _spec in PAGES:
     _spec["url_path"] = _spec["page"].removeprefix("pages/").removesuffix(".py")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from mlqa_debug.errors import MlqaError, WorkspaceError
 from mlqa_debug.loading import Predictions
@@ -60,14 +61,15 @@ def query_param(key: str) -> str | None:
     return value
 
 
-def seed_from_url(key: str, parse: Callable[[str | None], T]) -> T:
-    """Copy ``?key=`` into ``st.session_state[key]`` when the URL value changed.
+def seed_from_url(key: str, parse: Callable[[str | None], T], *, param: str | None = None) -> T:
+    """Copy ``?param=`` (default: ``key``) into ``st.session_state[key]`` when it changed.
 
     Returns the session value. Widgets use ``key`` and no ``value=``, so their
     identity never depends on the URL.
     """
-    raw = query_param(key)
-    marker = f"_url_seen_{key}"
+    param = param or key
+    raw = query_param(param)
+    marker = f"_url_seen_{param}"
     if marker not in st.session_state or st.session_state[marker] != raw:
         st.session_state[marker] = raw
         st.session_state[key] = parse(raw)
@@ -132,11 +134,36 @@ def dataset_picker(ws: Workspace) -> str | None:
     return name
 
 
+def navigation(dataset: str | None) -> None:
+    """Sidebar links to every page, carrying the dataset and the slice along.
+
+    The same links whether ``app.py`` routed the page or Streamlit ran the file
+    directly (Streamlit's own page list is hidden in both cases).
+    """
+    from mlqa_debug.ui.pages import PAGES
+
+    params = {k: v for k in (DS_PARAM, "slice") if (v := query_param(k))}
+    if dataset is not None:
+        params[DS_PARAM] = dataset
+    with st.container(key="mlqa_nav"):
+        for spec in PAGES:
+            try:
+                st.page_link(
+                    spec["page"], label=spec["title"], icon=spec["icon"], query_params=params
+                )
+            except StreamlitAPIException:  # a page file run alone, as in AppTest
+                st.markdown(f"[{spec['title']}](/{spec['url_path']})")
+    st.divider()
+
+
 def setup_page(title: str, *, need_dataset: bool = True) -> Predictions | None:
     """Page config, dataset from the URL, sidebar picker; stops the page on bad input."""
     st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
     ws = get_workspace()
+    nav_slot = st.sidebar.container()
     name = dataset_picker(ws)
+    with nav_slot:
+        navigation(name)
     if name is None:
         if need_dataset:
             st.info("Choose a dataset in the sidebar to begin.")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from mlqa_debug import metrics
 from mlqa_debug.errors import MlqaError
@@ -73,9 +75,19 @@ def open_slice_link(
     dataset: str, s: Slice, *, label: str | None = None, key: str | None = None
 ) -> None:
     """A link that opens ``s`` on the Slices page (same dataset), shareable as is."""
-    st.page_link(
-        "pages/slices.py",
-        label=label or f"Open on Slices: {s.text or 'all rows'}",
-        icon=":material/filter_alt:",
-        query_params={"ds": dataset, "slice": s.text},
-    )
+    text = label or f"Open on Slices: {s.text or 'all rows'}"
+    try:
+        st.page_link(
+            "pages/slices.py",
+            label=text,
+            icon=":material/filter_alt:",
+            query_params={"ds": dataset, "slice": s.text},
+        )
+    except StreamlitAPIException:  # a page file run on its own (tests): a plain link
+        query = urllib.parse.urlencode({"ds": dataset, "slice": s.text})
+        st.markdown(f"[{escape_markdown(text)}](/slices?{query})")
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally inside Markdown (slice text can hold any character)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)

@@ -34,6 +34,6 @@ def test_deep_link_after_navigation_was_set_up(start_server, page) -> None:
     wait_for_run(page)
     expect(page.locator('[data-testid="stMetric"]').first).to_contain_text("87", timeout=30_000)
     assert page.get_by_text("Page not found").count() == 0
-    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav = page.locator(".st-key-mlqa_nav")
     expect(nav).to_contain_text("Data")
     expect(nav).to_contain_text("Slices")

@@ -1,0 +1,211 @@
+"""Widgets and cached runs of the Discover page."""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from mlqa_debug.cache import DiskCache
+from mlqa_debug.discovery.service import (
+    ERROR_MEASURES,
+    DiscoveryParams,
+    DiscoveryResult,
+    TreeTarget,
+    discover_slices,
+    grow_error_tree,
+)
+from mlqa_debug.discovery.tree import ErrorTree
+from mlqa_debug.loading import Predictions
+from mlqa_debug.slices import Slice
+from mlqa_debug.ui.state import get_workspace, seed_from_url, write_to_url
+
+DEFAULTS = DiscoveryParams()
+#: The default minimum support is 1% of the rows, but never fewer than this many.
+MIN_SUPPORT_ROWS = 20
+_URL_KEYS = {"alpha": "d_alpha", "k": "d_k", "level": "d_level", "support": "d_support",
+             "bins": "d_bins", "measure": "d_measure", "inside": "d_inside"}  # fmt: skip
+
+RESULT_COLUMNS = {
+    "slice": st.column_config.TextColumn(width="large"),
+    "open": st.column_config.LinkColumn("open", display_text="Open on Slices ↗"),
+    "error rate": st.column_config.NumberColumn(format="percent"),
+    "95% CI": st.column_config.TextColumn(),
+    "lift": st.column_config.NumberColumn(format="%.2fx"),
+    "share": st.column_config.NumberColumn(format="percent"),
+    "score": st.column_config.NumberColumn(format="%.3f"),
+}
+TREE_COLUMNS = {
+    "slice": st.column_config.TextColumn(width="large"),
+    "open": st.column_config.LinkColumn("open", display_text="Open on Slices ↗"),
+    "share of errors": st.column_config.NumberColumn(format="percent"),
+}
+
+
+def _number(raw: str | None, default: float, low: float, high: float) -> float:
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return min(max(value, low), high) if math.isfinite(value) else default
+
+
+def params_form(predictions: Predictions, current: Slice, features: list[str]) -> DiscoveryParams:
+    """The search parameters, seeded from the URL; Search writes them back to it."""
+    seed_from_url("d_alpha", param="alpha", parse=lambda r: _number(r, DEFAULTS.alpha, 0.05, 1.0))
+    seed_from_url("d_k", param="k", parse=lambda r: int(_number(r, DEFAULTS.k, 1, 100)))
+    seed_from_url(
+        "d_level", param="level", parse=lambda r: int(_number(r, DEFAULTS.max_level, 1, 4))
+    )
+    support = max(
+        DEFAULTS.min_support * 100, round(100 * MIN_SUPPORT_ROWS / predictions.n_samples, 2)
+    )
+    seed_from_url("d_support", param="support", parse=lambda r: _number(r, support, 0.01, 50))
+    seed_from_url("d_bins", param="bins", parse=lambda r: int(_number(r, DEFAULTS.n_bins, 2, 20)))
+    measures = [m for m in ERROR_MEASURES if _measure_fits(predictions, m)]
+    seed_from_url("d_measure", param="measure", parse=lambda r: r if r in measures else measures[0])
+    seed_from_url("d_inside", param="inside", parse=lambda r: r != "0")
+    with st.form("discover_params", border=True):
+        c = st.columns(6)
+        c[0].slider("α (error vs size)", 0.05, 1.0, step=0.01, key="d_alpha")
+        c[1].number_input("k (results)", 1, 100, key="d_k")
+        c[2].number_input("Max predicates", 1, 4, key="d_level")
+        c[3].number_input("Min support (% of rows)", 0.01, 50.0, step=0.5, key="d_support")
+        c[4].number_input("Bins per numeric", 2, 20, key="d_bins")
+        c[5].selectbox("Error measure", measures, key="d_measure")
+        chosen = st.multiselect("Features", features, default=features, key="d_features")
+        st.checkbox(
+            f"Search inside the current slice ({current.text or 'all rows'})",
+            key="d_inside",
+            disabled=not current.predicates,
+        )
+        if st.form_submit_button("Search", type="primary"):
+            for url_key, key in _URL_KEYS.items():
+                value = st.session_state[key]
+                write_to_url(url_key, "0" if value is False else str(value))
+    s = st.session_state
+    return DiscoveryParams(
+        alpha=float(s.d_alpha),
+        k=int(s.d_k),
+        max_level=int(s.d_level),
+        min_support=float(s.d_support) / 100,
+        n_bins=int(s.d_bins),
+        features=tuple(chosen) if chosen and len(chosen) < len(features) else None,
+        within=current.text if s.d_inside else "",
+        measure=s.d_measure,
+    )
+
+
+def _measure_fits(predictions: Predictions, measure: str) -> bool:
+    if measure == "abs_error":
+        return not predictions.schema.is_classification
+    if measure == "log_loss":
+        return predictions.proba_matrix is not None
+    return True
+
+
+def url_params(params: DiscoveryParams) -> dict[str, str]:
+    return {
+        "alpha": str(params.alpha),
+        "k": str(params.k),
+        "level": str(params.max_level),
+        "support": str(params.min_support * 100),
+        "bins": str(params.n_bins),
+        "measure": params.measure,
+    }
+
+
+def run_discovery(predictions: Predictions, params: DiscoveryParams) -> DiscoveryResult:
+    """Discovery, cached in memory and on disk by fingerprint and parameters."""
+    cache = DiskCache(get_workspace().cache_dir("discovery"))
+    key = f"discovery:{params!r}"
+    return predictions.memo(key, lambda: discover_slices(predictions, params, cache=cache))
+
+
+def slice_url(dataset: str, s: Slice) -> str:
+    return "/slices?" + urllib.parse.urlencode({"ds": dataset, "slice": s.text})
+
+
+def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
+    rows = []
+    for rank, d in enumerate(result.slices, start=1):
+        ci = f"{d.low:.1%} – {d.high:.1%}" if not math.isnan(d.low) else "–"
+        rows.append(
+            {
+                "rank": rank,
+                "slice": d.slice.text,
+                "open": slice_url(dataset, d.slice),
+                "rows": d.size,
+                "share": d.size / max(result.n_rows, 1),
+                "error rate": d.error_rate,
+                "95% CI": ci,
+                "lift": d.lift,
+                "score": d.score,
+                "predicates": d.level,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def selected_slice_actions(result: DiscoveryResult, dataset: str, *, key: str) -> None:
+    """After a point is clicked in the chart: its slice with a link to the Slices page."""
+    event = st.session_state.get(key)
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    if not points:
+        st.caption("Click a point to pick its slice.")
+        return
+    rank = int(points[0]["customdata"][0])
+    chosen = result.slices[rank].slice
+    st.page_link(
+        "pages/slices.py",
+        label=f"Open #{rank + 1} on Slices: {chosen.text}",
+        icon=":material/filter_alt:",
+        query_params={"ds": dataset, "slice": chosen.text},
+    )
+
+
+def error_tree(
+    predictions: Predictions,
+    features: list[str],
+    depth: int,
+    min_leaf: float,
+    within: str,
+    target: TreeTarget,
+) -> ErrorTree:
+    key = f"tree:{features}:{depth}:{min_leaf}:{within}:{target}"
+    return predictions.memo(
+        key,
+        lambda: grow_error_tree(
+            predictions,
+            features=features or None,
+            max_depth=depth,
+            min_samples_leaf=min_leaf,
+            within=within,
+            target=target,
+        ),
+    )
+
+
+def rate_label(target: str) -> str:
+    return {"error": "error rate", "abs_residual": "mean |residual|"}.get(target, "mean residual")
+
+
+def tree_frame(tree: ErrorTree, dataset: str, target: str) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for n in tree.nodes:
+        rows.append(
+            {
+                "node": n.id,
+                "depth": n.depth,
+                "slice": n.slice.text or "(all rows)",
+                "open": slice_url(dataset, n.slice),
+                "rows": n.size,
+                rate_label(target): n.error_mean,
+                "share of errors": n.error_share,
+                "leaf": n.is_leaf,
+            }
+        )
+    return pd.DataFrame(rows)

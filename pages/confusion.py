@@ -1,0 +1,267 @@
+"""Confusion page: which classes the current slice confuses (for regression, its residuals)."""
+
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from mlqa_debug import confusion as cf
+from mlqa_debug import images
+from mlqa_debug import plots_confusion as plots
+from mlqa_debug.errors import SliceError
+from mlqa_debug.report import slice_mask
+from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.widgets import copy_link, open_slice_link
+
+NORMS = {"counts": None, "recall": "true", "precision": "pred"}
+NORM_LABELS = {"counts": "counts", "recall": "row % (recall)", "precision": "column % (precision)"}
+COMPARES = {"side": "beside the overall matrix", "diff": "as slice − overall (pts)"}
+DEFAULTS = {"norm": "counts", "compare": "side"}
+DEFAULTS |= {"top": cf.DEFAULT_MAX_CLASSES, "thr": cf.DEFAULT_THRESHOLD}
+MAX_PAIRS = 500  # rows of the pairs table and the pair list
+PAGE_SIZE = 50
+
+
+def url_value(key):
+    """The URL form of a view option; ``None`` for its default."""
+    value = st.session_state.get(key)
+    if value is None or value == DEFAULTS.get(key):
+        return None
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def option_changed(key):
+    """A view option changed: put it in the URL and go back to the first page of examples."""
+    state.write_to_url(key, url_value(key))
+    st.session_state["ex_page"] = 1
+
+
+def url_widget(widget, label, key, **kwargs):
+    """A widget whose value is the view option ``key`` (seeded from the URL, written back)."""
+    return widget(label, key=key, on_change=option_changed, args=(key,), **kwargs)
+
+
+def set_pair(token):
+    st.session_state["pair"] = token
+    option_changed("pair")
+
+
+def cell_clicked(key, classes):
+    points = st.session_state[key].selection.points
+    codes = points[0].get("customdata") if points else None
+    if codes and min(codes) >= 0:  # the cells of "other" name no pair
+        set_pair(cf.format_pair(classes, (int(codes[0]), int(codes[1]))))
+
+
+def row_picked(key, tokens):
+    if rows := st.session_state[key].selection.rows:
+        set_pair(tokens[rows[0]])
+
+
+def examples_block(predictions, rows, threshold=None):
+    """The rows in ``rows``, errors first and paged, as small images (if any) and a table."""
+    total = int(rows.sum())
+    if not total:
+        st.caption("No rows.")
+        return
+    n_pages = -(-total // PAGE_SIZE)
+    if not 1 <= st.session_state.get("ex_page", 1) <= n_pages:
+        st.session_state["ex_page"] = 1
+    page = st.number_input(f"Page (of {n_pages:,})", 1, n_pages, key="ex_page", width=160)
+    examples = cf.pair_examples(
+        predictions, rows, page=page - 1, page_size=PAGE_SIZE, threshold=threshold
+    )
+    positions, config = cf.example_positions(examples), {}
+    if images.has_images(predictions) and len(positions):
+        pngs, confidence = images.row_images(predictions, positions), predictions.confidence
+        with st.container(horizontal=True, gap="small", key="example_images"):
+            for png, p in zip(pngs, positions, strict=True):
+                note = f" · {confidence[p]:.0%}" if confidence is not None else ""
+                st.image(png, caption=f"{p + 1}{note}", width=64)
+        examples.frame.insert(0, "image", [images.data_uri(png) for png in pngs])
+        config["image"] = st.column_config.ImageColumn("image", width="small")
+    row_height = 48 if config else 35
+    height = min(420, row_height * (len(positions) + 1) + 3)
+    st.dataframe(examples.frame, height=height, column_config=config, row_height=row_height)
+    first, last = examples.start + 1, examples.start + len(positions)
+    st.caption(f"Rows {first:,}–{last:,} of {total:,}, errors first.")
+
+
+predictions = state.require_dataset("Confusion")
+current = slice_state.current_slice(predictions)
+schema = predictions.schema
+dataset = st.query_params.get("ds", "")
+
+st.title("Confusion")
+slice_state.slice_text_box()
+try:
+    mask = slice_mask(predictions, current)
+except SliceError as e:
+    st.error(str(e))
+    st.stop()
+if current.predicates:
+    open_slice_link(dataset, current, label="Open this slice on the Slices page")
+    if not mask.any():
+        st.warning("No rows match this slice.")
+
+if not schema.is_classification:
+    whose = "the slice against the rest" if current.predicates else "all rows (choose a slice)"
+    st.caption(f"A regression: the residuals (prediction − label) of {whose}.")
+    summary = cf.residual_summary(predictions, mask)
+    shown = summary if current.predicates else summary.loc[["overall"]]
+    st.dataframe(cf.residual_frame(shown, threshold=schema.error_threshold))
+    if current.predicates:
+        st.markdown(cf.residual_text(summary))
+    left, right = st.columns(2)
+    positions = cf.scatter_positions(mask)
+    y_true, y_pred = (
+        predictions.frame[c].to_numpy(np.float64) for c in (schema.label, schema.prediction)
+    )
+    cut = schema.error_threshold
+    left.plotly_chart(plots.predicted_vs_actual(y_true, y_pred, mask, positions, threshold=cut))
+    if len(positions) < predictions.n_samples:
+        left.caption(f"A seeded sample of {len(positions):,} of {predictions.n_samples:,} rows.")
+    histogram = cf.residual_histogram(predictions.residual, mask)
+    right.plotly_chart(plots.residual_histograms(histogram, threshold=cut))
+    st.subheader("Rows of the slice" if current.predicates else "Rows")
+    examples_block(predictions, mask)
+    copy_link("confusion", state.current_params())
+    st.stop()
+
+classes = schema.classes
+state.seed_from_url("norm", lambda raw: raw if raw in NORMS else "counts")
+state.seed_from_url("compare", lambda raw: raw if raw in COMPARES else "side")
+state.seed_from_url("top", lambda raw: min(cf.parse_top(raw), len(classes)))
+raw_pair = state.query_param("pair")
+try:
+    url_pair = cf.format_pair(classes, cf.parse_pair(raw_pair, classes)) if raw_pair else None
+except SliceError as e:
+    st.error(f"The pair in this link cannot be used — {e}.")
+    url_pair = None
+state.seed_from_url("pair", lambda raw: url_pair)
+
+scores = cf.positive_scores(predictions)
+threshold, y_pred, at = None, None, ""
+if scores is not None:
+    raw_thr = state.query_param("thr")
+    if raw_thr is not None and cf.parse_threshold(raw_thr) is None:
+        st.error(f"The threshold {raw_thr[:40]!r} in this link is not a number in [0, 1].")
+    state.seed_from_url("thr", cf.threshold_from_url)
+    label = f"Threshold: predict {schema.positive} when P[{schema.positive}] is at least"
+    threshold = url_widget(st.slider, label, "thr", min_value=0.0, max_value=1.0, step=0.01)
+    y_pred, at = cf.binary_predictions(predictions, threshold=threshold), f" at {threshold:.2f}"
+overall = cf.class_confusion(predictions, y_pred=y_pred)
+in_slice = cf.class_confusion(predictions, mask, y_pred=y_pred)
+
+top = st.columns(4)
+off = {"delta_color": "off", "delta_arrow": "off"}
+share = f"{in_slice.n_samples / overall.n_samples:.1%} of all rows"
+top[0].metric("Rows in slice", f"{in_slice.n_samples:,}", share, **off)
+rate = f"{in_slice.error_rate:.1%} error rate" if in_slice.n_samples else None
+top[1].metric(f"Errors in slice{at}", f"{in_slice.n_errors:,}", rate, **off)
+top[2].metric(f"Overall error rate{at}", f"{overall.error_rate:.1%}")
+top[3].metric("Classes", f"{len(classes)}")
+
+c1, c2, c3 = st.columns([2, 2, 1])
+norm = url_widget(c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
+                  format_func=NORM_LABELS.get)  # fmt: skip
+compare = st.session_state["compare"]
+if current.predicates:
+    url_widget(c2.radio, "Compare the slice", "compare", options=list(COMPARES), horizontal=True,
+               format_func=COMPARES.get)  # fmt: skip
+many = len(classes) > cf.DEFAULT_MAX_CLASSES + 1  # else "other" would hide a class for nothing
+if many:
+    help_ = "Classes of the most confused pairs; the rest fold into 'other'."
+    url_widget(
+        c3.number_input, "Classes shown", "top", min_value=2, max_value=len(classes), help=help_
+    )
+n_shown = int(st.session_state["top"]) if many else len(classes)
+shown, shown_overall = cf.fold_top(in_slice, overall, n=n_shown)
+pair_token = st.session_state.get("pair")
+pair = cf.parse_pair(pair_token, classes) if pair_token else None
+pairs = cf.confused_pairs(
+    in_slice, reference=overall if current.predicates else None, limit=MAX_PAIRS
+)
+tokens = cf.pair_tokens(pairs, classes)
+
+
+def draw(where, figure, name):
+    key = f"cm_{name}_{pair_token}_{norm}_{compare}_{threshold}_{n_shown}"
+    where.plotly_chart(figure, key=key, on_select=partial(cell_clicked, key, classes),
+                       selection_mode="points", config={"displayModeBar": False})  # fmt: skip
+
+
+heat = partial(plots.confusion_heatmap, normalize=NORMS[norm], selected=pair)
+if not current.predicates:
+    left, right = st.columns(2)
+    draw(left, heat(shown, title="All rows", what="all rows"), "all")
+elif compare == "diff":
+    left, right = st.columns(2)
+    figure = plots.difference_heatmap(shown, shown_overall, normalize=NORMS[norm], selected=pair)
+    draw(left, figure, "diff")
+else:
+    left, right = st.columns(2)
+    draw(left, heat(shown, reference=shown_overall, title="Slice"), "slice")
+    draw(right, heat(shown_overall, title="Overall", what="all rows"), "overall")
+    right = st.container()
+folded = f" {len(classes) - n_shown} classes fold into 'other'." if shown.is_folded else ""
+left.caption(f"Click a cell to see its examples below.{folded}")
+
+with right:
+    st.markdown("**Most confused pairs** (true → predicted)")
+    if pairs.empty:
+        st.info("No errors in this slice.")
+    else:
+        key = f"pairs_{current.id}_{pair_token}_{threshold}"
+        percent = st.column_config.NumberColumn(format="percent")
+        count = st.column_config.NumberColumn(format="localized")
+        st.dataframe(
+            pairs, key=key, hide_index=True, on_select=partial(row_picked, key, tokens),
+            selection_mode="single-row", height=min(420, 35 * (len(pairs) + 1) + 3),
+            column_order=[c for c in cf.PAIR_COLUMNS if c in pairs],
+            column_config={"share of class": percent, "overall share": percent, "count": count,
+                           "change (pts)": st.column_config.NumberColumn(format="%+.1f")},
+        )  # fmt: skip
+
+if threshold is not None:
+    scored, curves = cf.threshold_report(
+        predictions, mask if current.predicates else None, threshold=threshold
+    )
+    st.subheader(f"Precision and recall{at}")
+    left, right = st.columns([1, 2])
+    left.dataframe(cf.threshold_frame(scored))
+    right.plotly_chart(plots.pr_curve_figure(curves, points=scored), key="pr")
+
+st.subheader("Examples")
+options = [None, *tokens] + ([pair_token] if pair_token and pair_token not in tokens else [])
+arrow = partial(cf.pair_text, classes)
+url_widget(
+    st.selectbox,
+    "Pair (true → predicted)",
+    "pair",
+    options=options,
+    format_func=arrow,
+    placeholder="Choose a pair",
+)
+if pair is None:
+    st.info(
+        "Choose a pair to see its rows: click a cell, select a row of the table, or use the list."
+    )
+else:
+    rows = cf.pair_mask(predictions, pair, mask, y_pred=y_pred)
+    where = " in the slice" if current.predicates else ""
+    title = f"true {classes[pair[0]]} → predicted {classes[pair[1]]}"
+    st.markdown(f"**{title}**{at}: {int(rows.sum()):,} rows{where}")
+    cell = cf.pair_slice(predictions, pair, threshold=threshold)
+    link = current & cell.slice
+    open_slice_link(dataset, link, label=f"Open on Slices: {link.text}")
+    if not cell.exact:
+        note = "the score column cannot be used in slices, so that slice uses the prediction"
+        st.caption(f"At threshold {threshold:.2f} {note} column (the model's threshold).")
+    examples_block(predictions, rows, threshold)
+in_use = {"norm": True, "compare": True, "top": many, "thr": threshold is not None, "pair": True}
+for key, used in in_use.items():  # the URL holds the view in canonical form
+    value = url_value(key) if used else None
+    if st.query_params.get(key) != value:
+        state.write_to_url(key, value)
+copy_link("confusion", state.current_params())

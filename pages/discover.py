@@ -1,0 +1,100 @@
+"""Discover page: the worst slices found automatically (SliceLine) and an error tree."""
+
+import streamlit as st
+
+from mlqa_debug import plots_discovery
+from mlqa_debug.discovery.service import default_features
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.ui import discovery as ui
+from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.widgets import copy_link
+
+predictions = state.require_dataset("Discover")
+current = slice_state.current_slice(predictions)
+dataset = st.query_params.get(state.DS_PARAM, "")
+features = list(default_features(predictions))
+
+st.title("Discover")
+st.caption(
+    "SliceLine (Sagadeeva & Boehm, 2021) ranks conjunctions of feature values by "
+    "score = α·(slice error / mean error − 1) − (1 − α)·(rows / slice rows − 1): "
+    "high α favours high error, low α favours large slices. The search is exact."
+)
+params = ui.params_form(predictions, current, features)
+
+try:
+    with st.spinner("Searching slices…", show_time=True):
+        result = ui.run_discovery(predictions, params)
+except MlqaError as e:
+    st.error(str(e))
+    st.stop()
+
+where = f" inside `{params.within}`" if params.within else ""
+st.subheader(f"Top {len(result.slices)} slices{where}")
+st.caption(
+    f"Searched {result.n_rows:,} rows over {len(result.features)} features "
+    f"({'from the cache' if result.cached else 'just computed'}); "
+    f"mean error {result.mean_error:.3g}."
+    + (f" Left out: {', '.join(result.skipped)}." if result.skipped else "")
+)
+if not result.slices:
+    st.info("No slice scores above zero: try a higher α or a lower minimum support.")
+else:
+    st.dataframe(
+        ui.results_frame(result, dataset),
+        hide_index=True,
+        width="stretch",
+        column_config=ui.RESULT_COLUMNS,
+    )
+    st.plotly_chart(
+        plots_discovery.tradeoff_scatter(result.slices, mean_error=result.mean_error),
+        key="tradeoff",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    ui.selected_slice_actions(result, dataset, key="tradeoff")
+
+copy_link(
+    "discover",
+    {
+        **ui.url_params(params),
+        "ds": dataset,
+        "fp": predictions.short_fingerprint,
+        "slice": current.text,
+    },
+)
+
+st.divider()
+st.subheader("Error tree")
+c1, c2, c3 = st.columns(3)
+depth = c1.slider("Depth", 1, 5, 3, key="tree_depth")
+leaf = c2.select_slider(
+    "Min rows per leaf",
+    [0.001, 0.005, 0.01, 0.02, 0.05],
+    0.01,
+    key="tree_leaf",
+    format_func=lambda v: f"{v:.1%}",
+)
+targets = (
+    ["error"] if predictions.schema.is_classification else ["abs_residual", "residual", "error"]
+)
+target = c3.selectbox("Tree target", targets, key="tree_target")
+tree_features = st.multiselect("Tree features", features, default=features, key="tree_features")
+try:
+    tree = ui.error_tree(predictions, tree_features, depth, leaf, params.within, target)
+except MlqaError as e:
+    st.error(str(e))
+    st.stop()
+st.plotly_chart(
+    plots_discovery.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree"
+)
+st.dataframe(
+    ui.tree_frame(tree, dataset, target),
+    hide_index=True,
+    width="stretch",
+    column_config=ui.TREE_COLUMNS,
+)
+st.caption(
+    "Open a node's slice from its link; a node's slice selects exactly the rows "
+    "the tree sends there."
+)

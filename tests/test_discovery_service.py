@@ -1,0 +1,131 @@
+"""Discovery on predictions tables: parameters, caching, planted failure modes, the tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlqa_debug.cache import DiskCache
+from mlqa_debug.cli import main
+from mlqa_debug.discovery.service import (
+    DiscoveryParams,
+    default_features,
+    discover_slices,
+    error_vector,
+    grow_error_tree,
+)
+from mlqa_debug.errors import SliceError
+from mlqa_debug.loading import Predictions
+from mlqa_debug.slices import parse_slice
+from mlqa_debug.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("ws"))
+
+
+@pytest.fixture(scope="module")
+def loans(ws: Workspace) -> Predictions:
+    return ws.load("loans")
+
+
+def test_results_are_exact_slices(loans: Predictions) -> None:
+    result = discover_slices(loans, DiscoveryParams(k=10, max_level=2))
+    assert 0 < len(result.slices) <= 12
+    for d in result.slices:
+        mask = d.slice.mask(loans.slice_frame)
+        assert int(mask.sum()) == d.size
+        assert int(loans.error[mask].sum()) == pytest.approx(d.error_sum)
+        assert d.low <= d.error_rate <= d.high
+    scores = [d.score for d in result.slices]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_planted_failure_modes_come_out_near_the_top(loans: Predictions) -> None:
+    texts = [d.slice.text for d in discover_slices(loans, DiscoveryParams(alpha=0.98, k=5)).slices]
+    assert "employment == 'gig'" in texts[:3]
+    tree = grow_error_tree(loans, max_depth=2)
+    conditions = " ".join(n.slice.text for n in tree.nodes)
+    assert "income >" in conditions and "employment" in conditions
+
+
+def test_search_inside_a_slice(loans: Predictions) -> None:
+    within = "region == 'coastal'"
+    result = discover_slices(loans, DiscoveryParams(within=within, min_support=0.02))
+    inside = parse_slice(within).mask(loans.slice_frame)
+    assert result.n_rows == int(inside.sum())
+    for d in result.slices:
+        assert "region == 'coastal'" in d.slice.text
+        assert not (d.slice.mask(loans.slice_frame) & ~inside).any()
+
+
+def test_cache_returns_the_same_result(loans: Predictions, tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path)
+    params = DiscoveryParams(k=5)
+    first = discover_slices(loans, params, cache=cache)
+    second = discover_slices(loans, params, cache=cache)
+    assert not first.cached and second.cached
+    assert [d.slice for d in first.slices] == [d.slice for d in second.slices]
+    assert [d.score for d in first.slices] == pytest.approx([d.score for d in second.slices])
+    other = discover_slices(loans, DiscoveryParams(k=3), cache=cache)
+    assert not other.cached
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 0}, "alpha"),
+        ({"k": 0}, "k must be"),
+        ({"max_level": 9}, "max level"),
+        ({"min_support": -1}, "min support"),
+        ({"n_bins": 1}, "bins"),
+    ],
+)
+def test_bad_parameters(kwargs: dict, message: str) -> None:
+    with pytest.raises(SliceError, match=message):
+        DiscoveryParams(**kwargs)
+
+
+def test_measures_fit_the_task(ws: Workspace, loans: Predictions) -> None:
+    diabetes = ws.load("diabetes")
+    np.testing.assert_allclose(error_vector(diabetes, "abs_error"), np.abs(diabetes.residual))
+    assert error_vector(loans, "log_loss").min() >= 0
+    with pytest.raises(SliceError, match="regression"):
+        error_vector(loans, "abs_error")
+    assert discover_slices(diabetes, DiscoveryParams(measure="abs_error", min_support=20)).slices
+
+
+def test_digits_fall_back_to_pixels(ws: Workspace) -> None:
+    digits = ws.load("digits")
+    assert len(default_features(digits)) == 64
+    loans_features = default_features(ws.load("loans"))
+    assert "employment" in loans_features and "id" not in loans_features
+
+
+def test_tree_nodes_are_exact_inside_a_slice(ws: Workspace) -> None:
+    diabetes = ws.load("diabetes")
+    tree = grow_error_tree(diabetes, max_depth=2, min_samples_leaf=10, within="bmi >= 25",
+                           target="abs_residual")  # fmt: skip
+    frame = diabetes.slice_frame
+    root = tree.nodes[0]
+    assert root.size == int(parse_slice("bmi >= 25").mask(frame).sum())
+    for node in tree.nodes:
+        mask = node.slice.mask(frame)
+        assert int(mask.sum()) == node.size
+        assert np.abs(diabetes.residual[mask]).mean() == pytest.approx(node.error_mean)
+
+
+def test_cli_discover(capsys: pytest.CaptureFixture[str], ws: Workspace) -> None:
+    args = ["discover", "loans", "--workspace", str(ws.root), "--k", "3", "--alpha", "0.98"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "employment == 'gig'" in out
+    assert main([*args, "--json"]) == 0
+    data = pd.read_json(__import__("io").StringIO(capsys.readouterr().out), typ="series")
+    assert len(data["slices"]) >= 3
+    assert main(["discover", "loans", "--workspace", str(ws.root), "--alpha", "2"]) == 2
+    assert "alpha" in capsys.readouterr().err

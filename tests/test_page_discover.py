@@ -1,0 +1,59 @@
+"""The Discover page under Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "discover.py")
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLQA_DEBUG_WORKSPACE", str(tmp_path))
+
+    def open_page(**params: str) -> AppTest:
+        at = AppTest.from_file(PAGE, default_timeout=120)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return open_page
+
+
+@pytest.mark.parametrize("dataset", ["loans", "digits", "diabetes"])
+def test_renders_results_and_tree(app, dataset: str) -> None:
+    at = app(ds=dataset)
+    assert not at.exception
+    assert not at.error
+    results, tree = at.dataframe[0].value, at.dataframe[1].value
+    assert len(results) >= 1 and results["open"].str.startswith(f"/slices?ds={dataset}").all()
+    assert tree["node"].iloc[0] == 0 and len(tree) >= 1
+
+
+def test_parameters_from_the_url_and_back(app) -> None:
+    at = app(ds="loans", alpha="0.98", k="3", level="1")
+    assert at.slider(key="d_alpha").value == pytest.approx(0.98)
+    results = at.dataframe[0].value
+    assert len(results) == 3
+    assert results["predicates"].max() == 1
+    assert results["slice"].iloc[0] == "employment == 'gig'"
+    at.number_input(key="d_k").set_value(4)
+    at.button[0].click().run()
+    assert at.query_params["k"] == "4"
+    assert len(at.dataframe[0].value) == 4
+
+
+def test_search_inside_the_current_slice(app) -> None:
+    at = app(ds="loans", slice="region == 'coastal'")
+    results = at.dataframe[0].value
+    assert results["slice"].str.contains("region == 'coastal'").all()
+
+
+@pytest.mark.parametrize("params", [{"alpha": "nan"}, {"k": "-5"}, {"level": "x" * 5000}])
+def test_garbage_parameters_fall_back(app, params: dict[str, str]) -> None:
+    at = app(ds="loans", **params)
+    assert not at.exception
+    assert len(at.dataframe[0].value) >= 1
