@@ -34,7 +34,7 @@ def app_dir() -> Path:
     raise MlqaError("the packaged app.py was not found; reinstall mlqa-debug")
 
 
-def _add_roles(parser: argparse.ArgumentParser) -> None:
+def add_role_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("column roles (default: by convention, then sidecar)")
     group.add_argument("--label", help="label column (default: label / y_true / target)")
     group.add_argument("--prediction", help="prediction column (default: prediction / y_pred)")
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model file (joblib) to register with it; trusted code")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
     p.add_argument("--workspace", help=ws_help)
-    _add_roles(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_add)
 
     p = sub.add_parser("list", help="list the datasets the workspace serves")
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a predictions file and print its summary")
     p.add_argument("file", help="CSV or Parquet predictions file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_roles(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("slice", help="metrics of a slice vs the rest vs all rows")
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--where", required=True, help="the slice, e.g. \"region == 'north'\"")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--workspace", help=ws_help)
-    _add_roles(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_slice)
 
     p = sub.add_parser("discover", help="find the worst slices automatically (SliceLine)")
@@ -244,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", choices=["error", "abs_error", "log_loss"], default="error")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--workspace", help=ws_help)
-    _add_roles(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_discover)
+
+    from mlqa_debug import cli_cases
+
+    cli_cases.add_commands(sub, ws_help=ws_help)
     return parser
 
 

@@ -9,6 +9,7 @@ from mlqa_debug.examples import ERRORS_FIRST, examples_page, sort_options
 from mlqa_debug.report import difference_text, evaluate_slice, report_frame
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
+from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.widgets import copy_link
 
 predictions = state.require_dataset("Slices")
@@ -58,6 +59,7 @@ view_params = {
     "slice": current.text,
 }
 copy_link("slices", view_params)
+save_case_form(predictions, slice=current, source_page="slices", key="slices_case")
 
 st.subheader("Where the slice departs from the overall error rate")
 breakdown = feature_breakdown(predictions, evaluation.mask)

@@ -1,0 +1,509 @@
+"""Regression cases in the app: the "Save as regression case" widget and the Cases page parts.
+
+:func:`save_case_form` is the one widget every page with a slice or a selection
+calls. It is a popover that computes nothing until it is opened; then it shows
+the baseline of the chosen metric on what is on screen, the default threshold
+(editable), a name and a note, and saves into the case store
+(``$MLQA_DEBUG_CASES``, else ``<workspace>/cases``). The library computes, this
+module draws: see :mod:`mlqa_debug.cases`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from mlqa_debug import cases as lib
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.loading import Predictions
+from mlqa_debug.slices import Slice
+from mlqa_debug.ui import state
+from mlqa_debug.ui.slice_state import share_url
+
+CASE_PARAM = "case"
+STATUS_PARAM = "status"
+STATUS_LABELS = {
+    "pass": "pass",
+    "fail": "fail",
+    "empty": "empty",
+    "not_applicable": "n/a",
+    "not run": "not run",
+}
+STATUS_STYLES = {  # background and text colour of the status cell
+    "pass": "background-color: #dcf5e3; color: #14632b",
+    "fail": "background-color: #fde2e1; color: #9b1c1c",
+    "empty": "background-color: #fdecc8; color: #8a4b00",
+    "n/a": "background-color: #eceef1; color: #4b5563",
+}
+FILTERS = {"all": "All", "fail": "Fail", "empty": "Empty", "not_applicable": "N/A", "pass": "Pass"}
+AUTO_RUN_ROWS = 50_000_000  # cases x rows checked on opening (about 7 ms per case at 1M rows)
+_REPORT_KEY = "_cases_report"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def md(text: object) -> str:
+    """User text made inert for Streamlit markdown (no links, code, emphasis or shortcodes)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+
+
+def cases_store() -> lib.CaseStore:
+    """The case store the app uses: ``$MLQA_DEBUG_CASES``, else the workspace's ``cases/``."""
+    return lib.CaseStore(lib.resolve_cases_dir(None, workspace=state.get_workspace()))
+
+
+def _draft_identity(s: Slice | None, ids: Sequence[Any] | None, metric: str) -> str:
+    """Changes when what would be saved changes: the ids (which win) or the slice, the metric."""
+    target = ",".join(map(lib.id_key, ids)) if ids else (s.id if s is not None else "")
+    return hashlib.sha256(f"{target}|{metric}".encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- save widget
+
+
+def save_case_form(
+    predictions: Predictions,
+    *,
+    slice: Slice | None = None,  # noqa: A002 - what the caller has on screen
+    ids: Sequence[Any] | None = None,
+    source_page: str,
+    key: str,
+) -> None:
+    """A "Save as regression case" popover prefilled from a slice or a selection of ids.
+
+    Pass ``slice`` (the Slices, Discover, Confusion pages ...) and/or ``ids`` (the
+    dataset's id values of a selection, e.g. a lasso on the Embeddings page): a
+    non-empty ``ids`` wins and saves an example set, checked by id. Without either
+    the button is disabled. ``key`` keeps several forms on one page apart.
+    """
+    ids = list(ids) if ids else None
+    if slice is None and ids is None:
+        st.button(
+            "Save as regression case",
+            icon=":material/bookmark_add:",
+            disabled=True,
+            key=f"{key}__none",
+            help="Select some examples first.",
+        )
+        return
+    popover = st.popover(
+        "Save as regression case",
+        icon=":material/bookmark_add:",
+        key=f"{key}__open",
+        on_change="rerun",
+        help="Keep this as a check that every future model must pass (in the app and in CI).",
+    )
+    with popover:
+        if popover.open:
+            _form(predictions, slice, ids, source_page, key)
+    _saved_message(key, _draft_identity(slice, ids, ""))
+
+
+def _form(
+    predictions: Predictions,
+    s: Slice | None,
+    ids: Sequence[Any] | None,
+    page: str,
+    key: str,
+) -> None:
+    if ids is not None:
+        metric = lib.N_WRONG
+        st.markdown(f"**{len(ids):,} selected example{'s' if len(ids) != 1 else ''}**")
+    else:
+        st.markdown("**Slice**")
+        st.code((s.text if s is not None else "") or "all rows", language=None, wrap_lines=True)
+        choices = lib.metric_choices(predictions)
+        st.selectbox(
+            "Metric",
+            choices,
+            format_func=lambda m: f"{m} — {lib.describe_metric(m)}",
+            key=f"{key}__metric",
+        )
+        metric = st.session_state[f"{key}__metric"]
+    try:
+        draft = lib.draft_case(
+            predictions, where=s if ids is None else None, ids=ids, metric=metric
+        )
+    except MlqaError as e:
+        st.warning(f"This cannot be saved as a case: {e}")
+        return
+    _seed(draft, s, ids, page, key)
+    _baseline_line(draft, ids)
+    _threshold_input(draft, ids, key)
+    st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
+    st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
+    st.button(
+        "Save case",
+        type="primary",
+        key=f"{key}__save",
+        on_click=_save,
+        args=(predictions, s, ids, metric, page, key, st.query_params.get(state.DS_PARAM)),
+    )
+    problem = st.session_state.get(f"{key}__error")
+    if problem:
+        st.error(problem)
+
+
+def _seed(
+    draft: lib.Draft,
+    s: Slice | None,
+    ids: Sequence[Any] | None,
+    page: str,
+    key: str,
+) -> None:
+    """Reset name and threshold to the defaults whenever the slice or the metric changes."""
+    identity = _draft_identity(s, ids, draft.metric)
+    if st.session_state.get(f"{key}__draft") == identity:
+        return
+    target_changed = st.session_state.get(f"{key}__target") != _draft_identity(s, ids, "")
+    st.session_state[f"{key}__draft"] = identity
+    st.session_state[f"{key}__target"] = _draft_identity(s, ids, "")
+    threshold = draft.threshold
+    st.session_state[f"{key}__threshold"] = int(threshold) if ids is not None else threshold
+    st.session_state[f"{key}__error"] = None
+    if target_changed or not st.session_state.get(f"{key}__name"):
+        taken = [c.name for c in cases_store().load().cases]
+        n_examples = None if ids is None else len(ids)
+        st.session_state[f"{key}__name"] = lib.suggest_name(
+            taken, where=s, n_examples=n_examples, page=page
+        )
+
+
+def _baseline_line(draft: lib.Draft, ids: Sequence[Any] | None) -> None:
+    b = draft.baseline
+    if ids is not None:
+        st.markdown(
+            f"Now **{lib.format_value(b.value, lib.N_WRONG)}** of {b.rows:,} predicted wrong."
+        )
+        return
+    interval = f" (95% CI ±{b.half_width:.3g})" if math.isfinite(b.half_width) else ""
+    st.markdown(
+        f"Baseline now: **{lib.format_value(b.value, draft.metric)}**{interval} on {b.rows:,} rows."
+    )
+
+
+def _threshold_input(draft: lib.Draft, ids: Sequence[Any] | None, key: str) -> None:
+    default = lib.format_value(draft.threshold, draft.metric, digits=6)
+    if ids is not None:
+        st.number_input(
+            "Pass when at most this many are wrong",
+            min_value=0,
+            max_value=len(ids),
+            step=1,
+            key=f"{key}__threshold",
+        )
+        st.caption(f"Default {default}: no example may turn wrong; 0 means every one right.")
+        return
+    rate = lib.metric_base(draft.metric) in lib.RATE_METRICS
+    st.number_input(
+        f"Pass when {draft.metric} {draft.op}",
+        min_value=0.0 if rate else None,
+        max_value=1.0 if rate else None,
+        step=0.005 if rate else None,
+        format="%.4f" if rate else "%.6g",
+        key=f"{key}__threshold",
+    )
+    direction = "plus" if draft.op == "<=" else "minus"
+    st.caption(
+        f"Default {draft.op} {default}: the baseline {direction} a tolerance for noise, "
+        f"{lib.tolerance_rule(draft.metric)}."
+    )
+
+
+def _save(
+    predictions: Predictions,
+    s: Slice | None,
+    ids: Sequence[Any] | None,
+    metric: str,
+    page: str,
+    key: str,
+    dataset: str | None,
+) -> None:
+    """on_click of "Save case": build, save, close the popover; keep the message on error."""
+    try:
+        new = lib.build_case(
+            predictions,
+            name=st.session_state.get(f"{key}__name", ""),
+            where=s if ids is None else None,
+            ids=ids,
+            metric=metric,
+            threshold=float(st.session_state[f"{key}__threshold"]),
+            note=st.session_state.get(f"{key}__note", "") or "",
+            dataset=dataset,
+            page=page,
+        )
+        case = cases_store().save(new.case, rows=new.rows)
+    except MlqaError as e:
+        st.session_state[f"{key}__error"] = str(e)
+        return
+    target = _draft_identity(s, ids, "")
+    st.session_state[f"{key}__saved"] = (target, case.id, case.name, case.condition, dataset)
+    st.session_state[f"{key}__open"] = False
+    st.session_state[f"{key}__draft"] = None
+    st.session_state[f"{key}__name"] = ""
+    st.session_state[f"{key}__note"] = ""
+    st.session_state[f"{key}__error"] = None
+
+
+def _saved_message(key: str, target: str) -> None:
+    """The saved message and a link to the case, while the slice or selection is unchanged."""
+    saved = st.session_state.get(f"{key}__saved")
+    if not saved or saved[0] != target:
+        return
+    _, case_id, name, condition, dataset = saved
+    st.success(
+        f"Saved regression case “{md(name)}”: {md(condition)}.", icon=":material/bookmark_added:"
+    )
+    case_link(dataset, case_id, label="Open it in the case library")
+
+
+def case_link(dataset: str | None, case_id: str, *, label: str) -> None:
+    """A link to one case on the Cases page."""
+    params = {state.DS_PARAM: dataset or "", CASE_PARAM: case_id}
+    page_link("cases", params, label=label, icon=":material/checklist:")
+
+
+def page_link(stem: str, params: dict[str, str], *, label: str, icon: str) -> None:
+    """``st.page_link`` to ``pages/<stem>.py``; a plain link where that page isn't routed."""
+    try:
+        st.page_link(f"pages/{stem}.py", label=label, icon=icon, query_params=params)
+    except StreamlitAPIException:
+        st.markdown(f"[{label}]({share_url(stem, params)})")
+
+
+# --------------------------------------------------------------------------- Cases page
+
+
+def current_report(predictions: Predictions, listing: lib.CaseListing) -> lib.CheckReport | None:
+    """The last check of this library on this dataset, if this session ran one."""
+    saved = st.session_state.get(_REPORT_KEY)
+    if saved and saved[0] == (predictions.fingerprint, listing.signature):
+        return saved[1]
+    return None
+
+
+def run_all(predictions: Predictions, listing: lib.CaseListing, *, slot: Any) -> lib.CheckReport:
+    """Check every case with a progress bar in ``slot`` (an ``st.empty``); kept per session.
+
+    The bar lives in a placeholder that every run draws, so the page's elements keep
+    their places whether or not this run checked the cases (expanders stay open).
+    """
+    bar = slot.progress(0.0, text=f"Checking {len(listing.cases):,} cases…")
+
+    def progress(done: int, total: int, case: lib.Case) -> None:
+        bar.progress(done / total, text=f"Checked {done:,} of {total:,}: {case.name}")
+
+    report = lib.check_cases(predictions, listing, progress=progress)
+    bar.empty()
+    st.session_state[_REPORT_KEY] = ((predictions.fingerprint, listing.signature), report)
+    return report
+
+
+def should_auto_run(predictions: Predictions, listing: lib.CaseListing) -> bool:
+    """Small libraries on small data are checked as soon as the page opens."""
+    return len(listing.cases) * predictions.n_samples <= AUTO_RUN_ROWS
+
+
+def status_counts(report: lib.CheckReport | None, n_cases: int) -> None:
+    """A row of st.metric: cases, passing, failing, not applicable."""
+    cols = st.columns(4)
+    cols[0].metric("Cases", f"{n_cases:,}")
+    if report is None:
+        cols[1].metric("Status", "not run")
+        return
+    cols[1].metric("Pass", f"{report.count('pass'):,}")
+    cols[2].metric("Fail", f"{report.n_failed:,}", help="Failed, or the slice is empty now")
+    cols[3].metric("Not applicable", f"{report.count('not_applicable'):,}")
+
+
+def library_frame(
+    listing: lib.CaseListing, report: lib.CheckReport | None, *, dataset: str
+) -> pd.DataFrame:
+    """The table of the page: one row per case, status against this dataset, a slice link."""
+    statuses: list[str]
+    if report is not None:
+        results, statuses = list(report.results), [r.status for r in report.results]
+    else:  # not checked yet: no values, status "not run"
+        results = [lib.CaseResult(c, "not_applicable") for c in listing.cases]
+        statuses = ["not run"] * len(results)
+    frame = lib.results_frame(results)
+    frame["raw_status"] = statuses
+    frame["status"] = [STATUS_LABELS[s] for s in statuses]
+    frame["pass when"] = [r.case.condition for r in results]
+    frame["Δ"] = [
+        lib.format_delta(r.delta, r.case.metric, baseline=r.case.baseline) for r in results
+    ]
+    frame["rows"] = [
+        f"{r.rows:,} / {r.case.baseline_rows:,}"
+        if r.value is not None
+        else f"– / {r.case.baseline_rows:,}"
+        for r in results
+    ]
+    frame["open"] = [_slice_url(r.case, dataset) for r in results]
+    return frame
+
+
+def _slice_url(case: lib.Case, dataset: str) -> str | None:
+    if case.where is None:
+        return None
+    return share_url("slices", {state.DS_PARAM: dataset, "slice": case.where})
+
+
+def filter_frame(frame: pd.DataFrame, status: str, search: str) -> pd.DataFrame:
+    """Rows with this status (``all`` keeps every row) whose name or slice contains ``search``."""
+    keep = pd.Series(True, index=frame.index)
+    if status != "all":
+        keep &= frame["raw_status"] == status
+    text = search.strip().casefold()
+    if text:
+        haystack = (frame["name"] + " " + frame["slice / examples"]).str.casefold()
+        keep &= haystack.str.contains(text, regex=False)
+    return frame.loc[keep]
+
+
+TABLE_COLUMNS = {
+    "status": st.column_config.TextColumn("Status", width=55),
+    "name": st.column_config.TextColumn("Name", width=150),
+    "slice / examples": st.column_config.TextColumn("Slice / examples", width=170),
+    "pass when": st.column_config.TextColumn("Pass when", width=140, help="metric and threshold"),
+    "baseline": st.column_config.NumberColumn("Baseline", format="%.4g", width=65),
+    "value": st.column_config.NumberColumn("Now", format="%.4g", width=65),
+    "Δ": st.column_config.TextColumn("Δ", width=60, help="now − baseline"),
+    "rows": st.column_config.TextColumn("Rows now/saved", width=105),
+    "open": st.column_config.LinkColumn("Slice", display_text="Open slice", width=80),
+}
+
+
+def styled(frame: pd.DataFrame) -> Any:
+    """The table with its status cells coloured (a pandas Styler)."""
+    return frame.style.map(lambda v: STATUS_STYLES.get(v, ""), subset=["status"])
+
+
+def parse_status(raw: str | None) -> str:
+    return raw if raw in FILTERS else "all"
+
+
+def parse_case(raw: str | None) -> str | None:
+    return raw if raw and lib.CASE_ID_PATTERN.fullmatch(raw) else None
+
+
+def pick_case(key: str, ids: list[str]) -> None:
+    """``on_select`` of the table: open the case of the chosen row (URL ``?case=``)."""
+    rows = st.session_state[key].selection.rows
+    if rows:
+        st.session_state[CASE_PARAM] = ids[rows[0]]
+        state.write_to_url(CASE_PARAM, ids[rows[0]])
+
+
+def on_pick() -> None:
+    state.write_to_url(CASE_PARAM, st.session_state.get(CASE_PARAM))
+
+
+def on_status() -> None:
+    value = st.session_state.get(STATUS_PARAM) or "all"
+    state.write_to_url(STATUS_PARAM, None if value == "all" else value)
+
+
+def case_panel(
+    store: lib.CaseStore, case: lib.Case, result: lib.CaseResult | None, *, dataset: str
+) -> None:
+    """One case: its status message, provenance, a link to its slice, edit and delete."""
+    st.subheader(md(case.name))
+    if result is not None:
+        alert = {"pass": st.success, "fail": st.error, "empty": st.error}.get(
+            result.status, st.info
+        )
+        alert(md(result.message))
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Slice**" if case.examples is None else "**Examples**")
+        st.code(_covers(case), language=None, wrap_lines=True)
+        if case.where is not None:
+            page_link(
+                "slices",
+                {state.DS_PARAM: dataset, "slice": case.where},
+                label="Open this slice on the Slices page",
+                icon=":material/filter_alt:",
+            )
+        if case.note:
+            st.markdown("**Note**")
+            st.text(case.note)
+    with right:
+        st.dataframe(provenance_frame(case), hide_index=True, width="stretch")
+    edit_form(store, case)
+    delete_control(store, case)
+
+
+def _covers(case: lib.Case) -> str:
+    if case.examples is None:
+        return case.where or "all rows"
+    ids = case.examples.ids
+    return ", ".join(map(str, ids[:50])) + (f" … ({len(ids):,} ids)" if len(ids) > 50 else "")
+
+
+def provenance_frame(case: lib.Case) -> pd.DataFrame:
+    """Key facts of a case as a two-column table."""
+    s = case.source
+    model = f"{s.model} {s.model_version or ''}".strip() if s.model else "–"
+    facts = {
+        "id": case.id,
+        "condition": case.condition,
+        "baseline": f"{lib.format_value(case.baseline, case.metric, digits=6)} on "
+        f"{case.baseline_rows:,} rows",
+        "saved on": f"{s.dataset or s.file or '–'} (fingerprint {s.fingerprint[:8]})",
+        "model": model,
+        "from page": s.page or "–",
+        "author": case.author or "–",
+        "created": case.created,
+        "updated": case.updated,
+    }
+    return pd.DataFrame({"field": list(facts), "value": list(facts.values())})
+
+
+def edit_form(store: lib.CaseStore, case: lib.Case) -> None:
+    """Rename, change the threshold and the note; the id stays."""
+    with st.form(f"edit_{case.id}"):
+        st.markdown("**Edit**")
+        name = st.text_input("Name", value=case.name, max_chars=lib.MAX_NAME_LENGTH)
+        is_count = case.metric == lib.N_WRONG
+        threshold = st.number_input(
+            f"Pass when {case.metric} {case.op}",
+            value=int(case.threshold) if is_count else case.threshold,
+            min_value=0 if is_count else None,
+            step=1 if is_count else None,
+            format="%d" if is_count else "%.6g",
+        )
+        note = st.text_area("Note", value=case.note, height=80)
+        submitted = st.form_submit_button("Save changes")
+    if submitted:
+        try:
+            store.update(case.id, name=name, note=note, threshold=float(threshold))
+        except MlqaError as e:
+            st.error(str(e))
+            return
+        st.toast(f"Updated “{md(name.strip())}”", icon=":material/check:")
+        st.rerun()
+
+
+def delete_control(store: lib.CaseStore, case: lib.Case) -> None:
+    """Delete, after ticking a confirmation box."""
+    with st.expander("Delete this case", key=f"delete_box_{case.id}"):
+        sure = st.checkbox(f"Yes, delete “{md(case.name)}” for good", key=f"confirm_{case.id}")
+        if st.button("Delete", type="primary", disabled=not sure, key=f"delete_{case.id}"):
+            try:
+                store.delete(case.id)
+            except MlqaError as e:
+                st.error(str(e))
+                return
+            st.session_state.pop(CASE_PARAM, None)
+            state.write_to_url(CASE_PARAM, None)
+            st.toast(f"Deleted “{md(case.name)}”", icon=":material/delete:")
+            st.rerun()

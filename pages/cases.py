@@ -1,0 +1,103 @@
+"""Cases page: the regression-case library, checked against the current dataset."""
+
+import streamlit as st
+
+from mlqa_debug import cases as lib
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.ui import cases as ui
+from mlqa_debug.ui import state
+
+predictions = state.require_dataset("Cases")
+dataset = st.query_params.get(state.DS_PARAM, "")
+try:
+    store = ui.cases_store()
+    listing = store.load()
+except MlqaError as e:
+    st.error(f"The case library cannot be opened: {e}")
+    st.stop()
+
+st.title("Regression cases")
+st.caption(
+    f"Library {ui.md(store.directory)} · checked against **{dataset}** "
+    f"({predictions.n_samples:,} rows, fingerprint `{predictions.short_fingerprint}`)"
+)
+with st.expander("Check these cases in CI"):
+    st.code(
+        f"mlqa-debug check --cases {store.directory} new_predictions.csv --junit report.xml\n"
+        f"mlqa-debug export --cases {store.directory} --out tests/regression_cases",
+        language="bash",
+    )
+    st.caption("check exits 1 on a regression; export writes a pytest module and its fixtures.")
+for problem in listing.problems:
+    st.warning(
+        f"Case file {ui.md(problem.file)} cannot be read and is left out: {ui.md(problem.message)}"
+    )
+if not listing.cases:
+    st.info(
+        "No cases yet. Save one with **Save as regression case** on the Slices page, "
+        "or from the command line: `mlqa-debug case add DATASET --name NAME --where TEXT`."
+    )
+    st.stop()
+
+report = ui.current_report(predictions, listing)
+run_clicked = st.button(
+    f"Run all {len(listing.cases):,} cases against {dataset}",
+    icon=":material/play_arrow:",
+    type="primary",
+    key="run_all",
+)
+progress_slot = st.empty()
+if run_clicked or (report is None and ui.should_auto_run(predictions, listing)):
+    report = ui.run_all(predictions, listing, slot=progress_slot)
+ui.status_counts(report, len(listing.cases))
+
+state.seed_from_url(ui.STATUS_PARAM, ui.parse_status)
+left, right = st.columns([3, 2], vertical_alignment="bottom")
+counts = {k: (report.count(k) if report else 0) for k in lib.STATUSES}
+left.segmented_control(
+    "Status",
+    list(ui.FILTERS),
+    format_func=lambda k: ui.FILTERS[k] + (f" ({counts[k]})" if k in counts and report else ""),
+    key=ui.STATUS_PARAM,
+    on_change=ui.on_status,
+)
+search = right.text_input("Search", key="case_search", placeholder="name or slice contains…")
+
+frame = ui.library_frame(listing, report, dataset=dataset)
+shown = ui.filter_frame(frame, st.session_state.get(ui.STATUS_PARAM) or "all", search)
+st.dataframe(
+    ui.styled(shown[list(ui.TABLE_COLUMNS)]),
+    column_config=ui.TABLE_COLUMNS,
+    hide_index=True,
+    width="stretch",
+    key="cases_table",
+    on_select=lambda: ui.pick_case("cases_table", list(shown["id"])),
+    selection_mode="single-row",
+)
+st.caption(
+    f"{len(shown):,} of {len(frame):,} cases. Select a row to open the case below; "
+    "“Open slice” shows it on the Slices page."
+)
+
+st.divider()
+ids = [c.id for c in listing.cases]
+names = {c.id: c.name for c in listing.cases}
+chosen = state.seed_from_url(ui.CASE_PARAM, ui.parse_case)
+raw = state.query_param(ui.CASE_PARAM)
+if raw is not None and chosen not in ids:
+    st.error(f"The link names a case that is not in this library ({ui.md(repr(raw[:40]))}).")
+    st.session_state[ui.CASE_PARAM] = None
+st.selectbox(
+    "Case",
+    ids,
+    index=None,
+    format_func=lambda i: names.get(i, i),
+    key=ui.CASE_PARAM,
+    on_change=ui.on_pick,
+    placeholder="Choose a case to open it",
+)
+case_id = st.session_state.get(ui.CASE_PARAM)
+if case_id in ids:
+    case = next(c for c in listing.cases if c.id == case_id)
+    result = next((r for r in report.results if r.case.id == case_id), None) if report else None
+    ui.case_panel(store, case, result, dataset=dataset)
