@@ -11,6 +11,7 @@ from mlqa_debug import plots_confusion as plots
 from mlqa_debug.errors import SliceError
 from mlqa_debug.report import slice_mask
 from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
 NORMS = {"counts": None, "recall": "true", "precision": "pred"}
@@ -255,6 +256,7 @@ else:
     cell = cf.pair_slice(predictions, pair, threshold=threshold)
     link = current & cell.slice
     open_slice_link(dataset, link, label=f"Open on Slices: {link.text}")
+    save_case_form(predictions, slice=link, source_page="confusion", key="confusion_case")
     if not cell.exact:
         note = "the score column cannot be used in slices, so that slice uses the prediction"
         st.caption(f"At threshold {threshold:.2f} {note} column (the model's threshold).")

@@ -52,7 +52,7 @@ else:
         on_select="rerun",
         selection_mode="points",
     )
-    ui.selected_slice_actions(result, dataset, key="tradeoff")
+    ui.selected_slice_actions(predictions, result, dataset, key="tradeoff")
 
 copy_link(
     "discover",

@@ -21,6 +21,7 @@ from mlqa_debug.discovery.service import (
 from mlqa_debug.discovery.tree import ErrorTree
 from mlqa_debug.loading import Predictions
 from mlqa_debug.slices import Slice
+from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.state import get_workspace, seed_from_url, write_to_url
 
 DEFAULTS = DiscoveryParams()
@@ -150,7 +151,9 @@ def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def selected_slice_actions(result: DiscoveryResult, dataset: str, *, key: str) -> None:
+def selected_slice_actions(
+    predictions: Predictions, result: DiscoveryResult, dataset: str, *, key: str
+) -> None:
     """After a point is clicked in the chart: its slice with a link to the Slices page."""
     event = st.session_state.get(key)
     points = getattr(getattr(event, "selection", None), "points", None) or []
@@ -165,6 +168,7 @@ def selected_slice_actions(result: DiscoveryResult, dataset: str, *, key: str) -
         icon=":material/filter_alt:",
         query_params={"ds": dataset, "slice": chosen.text},
     )
+    save_case_form(predictions, slice=chosen, source_page="discover", key="discover_case")
 
 
 def error_tree(
