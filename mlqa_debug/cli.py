@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     from mlqa_debug import cli_cases
 
     cli_cases.add_commands(sub, ws_help=ws_help)
+
+    from mlqa_debug import cli_explain
+
+    cli_explain.add_commands(sub, ws_help=ws_help)
     return parser
 
 

@@ -76,3 +76,7 @@ class WorkspaceError(MlqaError, ValueError):
 
 class CaseError(MlqaError, ValueError):
     """A regression case or case file that is invalid."""
+
+
+class ModelError(MlqaError, ValueError):
+    """A model file that is untrusted, unreadable or does not fit the data."""

@@ -6,6 +6,7 @@ import streamlit as st
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.schema import TASKS, Roles
 from mlqa_debug.ui import state, widgets
+from mlqa_debug.ui.models import attach_model_form
 
 predictions = state.setup_page("Data", need_dataset=False)
 ws = state.get_workspace()
@@ -87,6 +88,8 @@ if override is not None:
             else:
                 del st.session_state[override_key]
                 st.rerun()
+
+attach_model_form(ws, name)
 
 with st.expander(f"First rows of {name}"):
     st.dataframe(predictions.frame.head(50), width="stretch")

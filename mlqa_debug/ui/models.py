@@ -1,0 +1,152 @@
+"""Models and explanations in the UI: the registered model (cached), attributions with
+progress, attaching a model from the trusted folder, and the Explanations page's URL options.
+
+Models are code: they load only from the dataset's own folder, or are copied
+there from the server's trusted folder (``$MLQA_DEBUG_TRUSTED_MODELS``) by
+:func:`attach_model_form`. Nothing here takes a path or a file from the browser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mlqa_debug import explain
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.loading import Predictions
+from mlqa_debug.ui.state import query_param, seed_from_url, write_to_url
+from mlqa_debug.workspace import ENV_TRUSTED_MODELS, Workspace
+
+#: Seconds a page run spends computing attributions before it shows what it has.
+PAGE_TIME_BUDGET = explain.DEFAULT_TIME_BUDGET
+#: Seconds granted when the user asks for the rest of the rows.
+LONG_TIME_BUDGET = 120.0
+_MORE_KEY = "_explain_more"
+EXAMPLE_KEY = "example"
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def _load(root: str, name: str, stamp: tuple[str, int, int]) -> explain.LoadedModel | str | None:
+    try:
+        return explain.dataset_model(Workspace(root), name)
+    except MlqaError as e:  # cached too: the message, until the file changes
+        return str(e)
+
+
+def registered_model(ws: Workspace, name: str) -> tuple[explain.LoadedModel | None, str | None]:
+    """The dataset's model (once per process and file version), or the reason there is none."""
+    entry = ws.entry(name)
+    path = entry.model_path
+    stat = path.stat() if path is not None else None
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size) if stat else ("", 0, 0)
+    loaded = _load(str(ws.root), name, stamp)
+    if isinstance(loaded, str):
+        return None, loaded
+    return loaded, None
+
+
+def _ask_for_more() -> None:
+    st.session_state[_MORE_KEY] = True
+
+
+def explain_with_progress(
+    predictions: Predictions,
+    rows: np.ndarray,
+    *,
+    model: explain.LoadedModel | None,
+    source: explain.Source,
+    ws: Workspace,
+) -> explain.ExplainResult:
+    """Attributions of ``rows`` with a progress bar; stops the page with a message on failure.
+
+    A run spends at most :data:`PAGE_TIME_BUDGET` seconds; if rows remain, a
+    button grants :data:`LONG_TIME_BUDGET` seconds to the next run.
+    """
+    budget = LONG_TIME_BUDGET if st.session_state.pop(_MORE_KEY, False) else PAGE_TIME_BUDGET
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Explaining rows… {done:,} of {total:,}")
+
+    try:
+        result = explain.explain(
+            predictions,
+            rows,
+            model=model,
+            source=source,
+            cache_dir=ws.cache_dir("shap"),
+            time_budget=budget,
+            progress=progress,
+        )
+    except MlqaError as e:
+        bar.empty()
+        st.error(f"No attributions: {e}")
+        st.stop()
+    bar.empty()
+    if not result.complete:
+        left = len(result.remaining)
+        eta = f" (about {result.cost.seconds(left):,.0f} s)" if result.cost else ""
+        st.info(
+            f"{left:,} of the {result.requested:,} rows this view needs are not explained yet: "
+            f"a page run stops computing after {budget:.0f} s. The views below use the "
+            f"{result.explanation.n_rows:,} rows explained so far."
+        )
+        st.button(f"Explain the remaining {left:,} rows{eta}", on_click=_ask_for_more)
+    return result
+
+
+def attach_model_form(ws: Workspace, name: str) -> None:
+    """Attach a model from the server's trusted folder to a registered dataset (Data page)."""
+    entry = ws.entry(name)
+    with st.expander("Model for explanations"):
+        if entry.roles.model is not None:
+            spec = entry.roles.model
+            st.markdown(f"Registered model: **{spec.name or spec.file}** (`{spec.file}`)")
+        else:
+            st.markdown("No model is registered with this dataset.")
+        if entry.builtin:
+            st.caption("Built-in samples come with their own model.")
+            return
+        files = explain.trusted_model_files()
+        if not files:
+            st.caption(
+                f"To attach a model, put the file in the folder named by ${ENV_TRUSTED_MODELS} "
+                "on the server, or register it with `mlqa-debug add FILE --model MODEL`. "
+                "Model files run code when loaded, so they are never uploaded from a browser."
+            )
+            return
+        chosen = st.selectbox("Model file in the trusted folder", files, key=f"attach_{name}")
+        if st.button("Attach to this dataset", key=f"attach_go_{name}") and chosen:
+            try:
+                explain.register_model(ws, name, chosen)
+            except MlqaError as e:
+                st.error(str(e))
+                return
+            st.success(f"{chosen} is now the model of {name!r}.")
+            st.rerun()
+
+
+def url_option(key: str, options: list[str], default: str) -> str:
+    """A view option seeded from ``?key=`` (invalid values fall back); the URL stays canonical.
+
+    The widget showing it uses ``key`` and ``on_change=option_to_url, args=(key,)``.
+    """
+    value = seed_from_url(key, lambda raw: raw if raw in options else default)
+    if value not in options:
+        st.session_state[key] = value = default
+    if query_param(key) != value:
+        write_to_url(key, value)
+    return value
+
+
+def option_to_url(key: str) -> None:
+    """``on_change`` of an option widget: put its new value in the URL."""
+    write_to_url(key, str(st.session_state[key]))
+
+
+def pick_example(table_key: str, ids: list[str]) -> None:
+    """``on_select`` of the errors table: the chosen row becomes ``?example=``."""
+    rows = st.session_state[table_key].selection.rows
+    if rows:
+        st.session_state[EXAMPLE_KEY] = ids[rows[0]]
+        write_to_url(EXAMPLE_KEY, ids[rows[0]])
