@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_role_options(p)
     p.set_defaults(handler=cmd_discover)
 
+    from mlqa_debug import cli_embed
+
+    cli_embed.add_commands(sub, ws_help=ws_help)
+
     from mlqa_debug import cli_cases
 
     cli_cases.add_commands(sub, ws_help=ws_help)

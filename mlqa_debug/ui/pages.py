@@ -11,6 +11,7 @@ PAGES: list[dict[str, Any]] = [
     {"page": "pages/slices.py", "title": "Slices", "icon": ":material/filter_alt:"},
     {"page": "pages/discover.py", "title": "Discover", "icon": ":material/travel_explore:"},
     {"page": "pages/confusion.py", "title": "Confusion", "icon": ":material/grid_on:"},
+    {"page": "pages/embeddings.py", "title": "Embeddings", "icon": ":material/scatter_plot:"},
     {"page": "pages/explanations.py", "title": "Explanations", "icon": ":material/insights:"},
     {"page": "pages/cases.py", "title": "Cases", "icon": ":material/checklist:"},
 ]

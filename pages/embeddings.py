@@ -1,0 +1,211 @@
+"""Embeddings page: a 2-D map of the examples; select a region to see what it has in common."""
+
+import pandas as pd
+import streamlit as st
+
+from mlqa_debug import confusion, images
+from mlqa_debug import embeddings as emb
+from mlqa_debug.cache import DiskCache
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.plots_embeddings import embedding_map
+from mlqa_debug.report import difference_text, report_frame, slice_mask
+from mlqa_debug.slices import EMPTY
+from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.cases import save_case_form
+from mlqa_debug.ui.widgets import copy_link, open_slice_link
+
+NAMES = {"umap": "UMAP", "pca": "PCA", "given": "Given (proj_x, proj_y)", "abs_error": "|residual|"}
+NAMES |= {"slice": "in the current slice"}
+PERCENT = st.column_config.NumberColumn(format="percent")
+STRENGTH = st.column_config.ProgressColumn(
+    min_value=0.0, max_value=1.0, format="%.2f", help="Cramér's V: 0 alike, 1 fully apart"
+)
+FEATURES = {"strength": STRENGTH, "in selection": PERCENT, "in the rest": PERCENT}
+CLUSTERS = {"error rate": PERCENT, "lift": st.column_config.NumberColumn(format="%.2fx")}
+
+predictions = state.require_dataset("Embeddings")
+current = slice_state.current_slice(predictions)
+dataset = st.query_params.get(state.DS_PARAM, "")
+
+
+def name(value: str) -> str:
+    return NAMES.get(value, value)
+
+
+def url_option(key: str, allowed: tuple[str, ...], what: str) -> str:
+    """A view option seeded from ``?key=`` once; an unknown value falls back with a message."""
+    raw = state.query_param(key)
+    value = state.seed_from_url(key, lambda r: r if r in allowed else allowed[0])
+    if value not in allowed:
+        value = st.session_state[key] = allowed[0]
+    if raw is not None and raw not in allowed:
+        st.warning(f"The link asks for {what} {raw[:40]!r}, not offered here: {name(value)} shown.")
+        state.write_to_url(key, value)  # the link this page offers is a valid one
+    return value
+
+
+def to_url(key: str) -> None:
+    value = st.session_state[key]
+    state.write_to_url(key, ("1" if value else None) if isinstance(value, bool) else value)
+
+
+def focus(source: str) -> None:
+    st.session_state["emb_focus"] = source
+
+
+st.title("Embeddings")
+slice_state.slice_text_box()
+try:
+    in_slice = slice_mask(predictions, current) if current.predicates else None
+    cache = DiskCache(state.get_workspace().cache_dir("embeddings"))
+except (MlqaError, OSError) as e:
+    st.error(str(e))
+    st.stop()
+
+methods = emb.method_choices(predictions)
+colors = emb.color_choices(predictions, has_slice=in_slice is not None, has_clusters=True)
+method = url_option("proj", methods, "the map")
+color = url_option("color", colors, "the colouring")
+state.seed_from_url("clusters", lambda raw: raw == "1")
+c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+c1.radio(
+    "Map", methods, key="proj", format_func=name, horizontal=True, on_change=to_url, args=["proj"]
+)
+c2.selectbox("Colour by", colors, key="color", format_func=name, on_change=to_url, args=["color"])
+show_clusters = c3.toggle("Error clusters", key="clusters", on_change=to_url, args=["clusters"])
+
+jobs, job = emb.projection_jobs(), None
+try:
+    projection = emb.load_projection(predictions, method=method, cache=cache)
+    if projection is None:  # UMAP runs in the background: show PCA at once
+        first = "pca" if method == "umap" else method
+        with st.spinner(f"Computing the {name(first)} map…"):
+            projection = emb.get_projection(predictions, method=first, cache=cache)
+        job = jobs.start(predictions, method="umap", cache=cache) if method == "umap" else None
+except MlqaError as e:
+    st.error(f"No map for this dataset: {e}")
+    st.stop()
+
+if job is not None and job.error is not None:
+    st.error(f"UMAP could not be computed: {job.error}. The PCA map is shown.")
+    st.button("Try UMAP again", on_click=jobs.forget, args=[job.key], key="emb_retry")
+elif job is not None:
+    key = job.key
+
+    @st.fragment(run_every=2.0)
+    def umap_status() -> None:
+        """Poll the background UMAP; swap it in when ready, unless that would drop a selection."""
+        running = jobs.get(key)
+        if running is not None and running.running:
+            st.progress(running.fraction or 0.0, f"{running.status_text()} — PCA shown meanwhile.")
+            return
+        if not getattr(st.session_state.get("emb_map"), "selection", {}).get("points"):
+            st.rerun()
+        if st.button("UMAP is ready: show it (this clears the selection)", key="emb_swap"):
+            st.rerun()
+
+    umap_status()
+
+view = emb.view_rows(projection, slice_mask=in_slice, color_by=color)
+clusters = None
+if show_clusters or color == "cluster":
+    with st.spinner("Finding clusters…"):
+        clusters = emb.error_clusters(predictions, projection, candidates=view)
+points = emb.map_points(
+    predictions, projection, slice_mask=in_slice, color_by=color, clusters=clusters
+)
+st.caption(
+    emb.view_caption(projection, points, slice_text="" if color == "slice" else current.text)
+)
+if len(points.positions) == 0:
+    st.info("No row of this view has coordinates on this map.")
+    st.stop()
+
+event = st.plotly_chart(
+    embedding_map(points, revision=projection.key),
+    key="emb_map",
+    on_select=lambda: focus("map"),
+    selection_mode=("box", "lasso"),
+    config={"displaylogo": False, "scrollZoom": True},
+)
+st.caption(
+    "Drag a box (or pick the lasso in the chart's toolbar) to select points; double-click clears."
+)
+selection = event.selection if event is not None else {}
+selected, region = emb.selection_rows(
+    selection, projection, points, n_samples=predictions.n_samples
+)
+title = f"Selection: {len(selected):,} points"
+
+if clusters is not None and show_clusters:
+    st.subheader("Error clusters")
+    if not clusters.clusters:
+        st.info("HDBSCAN finds no dense cluster on this map.")
+    else:
+        table = clusters.to_frame()
+        st.dataframe(
+            table, hide_index=True, height=min(36 * len(table) + 38, 300), column_config=CLUSTERS
+        )
+        st.selectbox("Inspect a cluster", list(table["cluster"]), index=None, key="emb_cluster",
+                     placeholder="Choose a cluster", on_change=focus, args=["cluster"])  # fmt: skip
+        st.caption(clusters.describe())
+        chosen = clusters.by_name(st.session_state.get("emb_cluster"))
+        if chosen and (not len(selected) or st.session_state.get("emb_focus") == "cluster"):
+            selected, region = clusters.members(chosen, points.positions), clusters.mask(chosen)
+            title = f"Cluster {chosen.name}: {chosen.size:,} rows"
+
+link = {"ds": dataset, "fp": predictions.short_fingerprint, "slice": current.text, "proj": method,
+        "color": color, "clusters": "1" if show_clusters else None}  # fmt: skip
+if not len(selected):
+    st.info(
+        "Select points on the map to see their metrics, what sets them apart and a slice for them."
+    )
+    copy_link("embeddings", link)
+    st.stop()
+
+base = EMPTY if color == "slice" else current
+summary = emb.summarize_selection(predictions, selected, shown=points.positions, candidates=view,
+                                  region=region, base=base)  # fmt: skip
+st.subheader(title)
+for column, (label, value, delta) in zip(st.columns(4), summary.headline(), strict=True):
+    column.metric(label, value, delta, delta_color="inverse" if label == "Error rate" else "off")
+st.caption(difference_text(summary.report).replace("the rest", "all other rows"))
+
+left, right = st.columns(2)
+with left:
+    st.markdown("**A slice that describes them**")
+    rule = summary.rule
+    if rule is None:
+        st.caption("No rule on the features separates these points from the rest of the map.")
+    else:
+        st.code(rule.rule.text, language=None, wrap_lines=True)
+        st.caption(rule.describe(within_slice=bool(base.predicates)))
+        open_slice_link(dataset, rule.slice, label="Open this slice on the Slices page")
+with right:
+    st.markdown("**Keep the selected points as an example set**")
+    if summary.ids is None:
+        st.caption("The data has no id column, so the points cannot be kept by their ids.")
+    else:
+        save_case_form(predictions, ids=list(summary.ids), source_page="embeddings", key="emb_case")
+        csv = pd.Series(summary.ids, name=predictions.schema.id).to_csv(index=False)
+        st.download_button("Download their ids (CSV)", csv, f"{dataset}-selection.csv", "text/csv",
+                           key="emb_ids", icon=":material/download:")  # fmt: skip
+
+st.markdown("**What sets the selected points apart** from the other points on the map")
+st.dataframe(summary.features, hide_index=True, column_config=FEATURES)
+examples = confusion.pair_examples(predictions, summary.mask, page_size=50)
+rows = confusion.example_positions(examples)
+if images.has_images(predictions):
+    st.markdown("**Selected examples**, errors first (label→prediction)")
+    captions = emb.example_captions(predictions, rows)
+    with st.container(horizontal=True, gap="small", key="emb_images"):
+        for png, caption in zip(images.row_images(predictions, rows), captions, strict=True):
+            st.image(png, caption=caption, width=56)
+with st.expander(f"Examples: {len(rows)} of {summary.n_rows:,} rows, errors first"):
+    st.dataframe(examples.frame, height=min(420, 35 * len(rows) + 38))
+with st.expander("All metrics: selection, all other rows, overall"):
+    table = report_frame(summary.report).rename(
+        columns={"slice": "selection", "rest": "all other rows"}
+    )
+    st.dataframe(table, height=36 * len(table) + 38)
+copy_link("embeddings", link)
