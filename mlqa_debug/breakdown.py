@@ -20,7 +20,7 @@ from mlqa_debug.loading import Predictions
 from mlqa_debug.slices import Slice
 
 N_BINS = 5
-MAX_ROWS = 300
+MAX_ROWS = 100
 
 
 #: Most bins one packed code may address (features x values x error bit).
@@ -42,6 +42,9 @@ class BreakdownIndex:
     totals: tuple[np.ndarray, ...]  # bincount of each packed row over all rows
     offsets: np.ndarray  # first code of each feature in the flat (n_codes, 2) result
     error_rate: float
+    columns: np.ndarray  # per flat code: its feature's column name
+    labels: np.ndarray  # per flat code: its predicate text
+    slices: np.ndarray  # per flat code: the Slice that selects it
 
     @classmethod
     def build(cls, predictions: Predictions, *, n_bins: int = N_BINS) -> BreakdownIndex:
@@ -62,8 +65,14 @@ class BreakdownIndex:
             row += error
             totals.append(np.bincount(row, minlength=2 * math.prod(cards[j] for j in group)))
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
+        per_code = [(f.column, Slice(p)) for f in encoding.features for p in f.predicates]
+        columns = np.array([c for c, _ in per_code], dtype=object)
+        slices = np.empty(len(per_code), dtype=object)
+        slices[:] = [s for _, s in per_code]
+        labels = np.array([s.text for s in slices], dtype=object)
+        error_rate = float(predictions.error.mean())
         return cls(
-            encoding, groups, packed, tuple(totals), offsets, float(predictions.error.mean())
+            encoding, groups, packed, tuple(totals), offsets, error_rate, columns, labels, slices
         )
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
@@ -131,22 +140,16 @@ def feature_breakdown(
         lift = rate / p0 if p0 > 0 else np.full_like(rate, np.nan)
         z = (e - n * p0) / np.sqrt(n * p0 * (1 - p0)) if 0 < p0 < 1 else np.zeros_like(rate)
     order = np.argsort(-z, kind="stable")[:limit]
-    feature_of = np.searchsorted(index.offsets, keep, side="right") - 1
-    records = []
-    for i in order:
-        j = int(feature_of[i])
-        code = int(keep[i] - index.offsets[j])
-        feature = index.encoding.features[j]
-        records.append(
-            {
-                "feature": feature.column,
-                "value": feature.label(code),
-                "rows": int(n[i]),
-                "errors": int(e[i]),
-                "error rate": float(rate[i]),
-                "lift": float(lift[i]),
-                "z": float(z[i]),
-                "slice": Slice(feature.predicates[code]),
-            }
-        )
-    return pd.DataFrame.from_records(records)
+    codes = keep[order]
+    return pd.DataFrame(
+        {
+            "feature": index.columns[codes],
+            "value": index.labels[codes],
+            "rows": n[order].astype(np.int64),
+            "errors": e[order].astype(np.int64),
+            "error rate": rate[order],
+            "lift": lift[order],
+            "z": z[order],
+            "slice": index.slices[codes],
+        }
+    )
