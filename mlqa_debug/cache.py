@@ -14,13 +14,14 @@ import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlqa_debug.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ class DiskCache:
             raise ValueError(f"cache keys are alphanumeric, got {key!r}")
         return self.directory / f"{key}{suffix}"
 
-    def _write(self, path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
     def get_arrays(self, key: str) -> dict[str, np.ndarray] | None:
         path = self._path(key, ".npz")
         try:
@@ -68,7 +59,7 @@ class DiskCache:
     def put_arrays(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, **dict(arrays))  # type: ignore[arg-type]
-        self._write(self._path(key, ".npz"), buffer.getvalue())
+        write_atomic(self._path(key, ".npz"), buffer.getvalue(), durable=False)
 
     def get_json(self, key: str) -> Any | None:
         path = self._path(key, ".json")
@@ -80,7 +71,9 @@ class DiskCache:
             return None
 
     def put_json(self, key: str, value: Any) -> None:
-        self._write(self._path(key, ".json"), json.dumps(value, default=str).encode())
+        write_atomic(
+            self._path(key, ".json"), json.dumps(value, default=str).encode(), durable=False
+        )
 
     def get_frame(self, key: str) -> pd.DataFrame | None:
         path = self._path(key, ".parquet")
@@ -94,4 +87,4 @@ class DiskCache:
     def put_frame(self, key: str, frame: pd.DataFrame) -> None:
         buffer = io.BytesIO()
         frame.to_parquet(buffer)
-        self._write(self._path(key, ".parquet"), buffer.getvalue())
+        write_atomic(self._path(key, ".parquet"), buffer.getvalue(), durable=False)

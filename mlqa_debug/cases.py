@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import getpass
 import hashlib
 import json
@@ -85,7 +84,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 import unicodedata
@@ -101,6 +99,7 @@ import pandas as pd
 
 from mlqa_debug import metrics
 from mlqa_debug.errors import CaseError, SliceError
+from mlqa_debug.files import write_atomic
 from mlqa_debug.loading import Predictions
 from mlqa_debug.report import slice_mask
 from mlqa_debug.schema import TASKS, Task
@@ -819,37 +818,6 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-@functools.cache
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it; restored at once
-    os.umask(mask)
-    return mask
-
-
-def file_mode(*, directory: bool = False) -> int:
-    """Permissions of a new shared file (``0o666``) or folder (``0o777``) less the umask."""
-    return (0o777 if directory else 0o666) & ~_umask()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, rename it into place.
-
-    The file gets the usual permissions (``0o666`` less the umask), not the private
-    ones of a temporary file, so a team sharing the folder can read it.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def resolve_cases_dir(

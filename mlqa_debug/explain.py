@@ -78,7 +78,6 @@ import itertools
 import logging
 import math
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -92,6 +91,7 @@ import pandas as pd
 
 from mlqa_debug.cache import DiskCache, cache_key
 from mlqa_debug.errors import ModelError, SchemaError
+from mlqa_debug.files import write_atomic
 from mlqa_debug.loading import Predictions
 from mlqa_debug.schema import ModelSpec
 from mlqa_debug.workspace import (
@@ -320,24 +320,13 @@ def register_model(
     if hashlib.blake2b(raw, digest_size=16).hexdigest() != model.sha:
         raise ModelError(f"model file {filename!r} changed while it was being registered")
     target = entry.path.parent / f"model{model.path.suffix.lower()}"
-    _write_atomic(raw, target)
+    write_atomic(target, raw)
     roles = replace(entry.roles, model=ModelSpec(target.name, name or model.path.stem, version))
     updated = workspace.save_roles(dataset, roles)
     old = entry.roles.model
     if old is not None and old.file != target.name:
         (entry.path.parent / Path(old.file).name).unlink(missing_ok=True)
     return updated
-
-
-def _write_atomic(data: bytes, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------

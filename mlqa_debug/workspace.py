@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from mlqa_debug.errors import WorkspaceError
+from mlqa_debug.files import write_atomic
 from mlqa_debug.loading import (
     SUPPORTED_SUFFIXES,
     Predictions,
@@ -205,7 +206,7 @@ class Workspace:
         meta_path = entry.path.parent / "dataset.json"
         meta = json.loads(meta_path.read_text())
         meta["roles"] = roles.to_dict()
-        _write_atomic(meta_path, json.dumps(meta, indent=2, default=str) + "\n")
+        write_atomic(meta_path, json.dumps(meta, indent=2, default=str) + "\n")
         return self.entry(name)
 
     def remove(self, name: str) -> None:
@@ -295,10 +296,3 @@ class Workspace:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)

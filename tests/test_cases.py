@@ -23,6 +23,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from mlqa_debug import cases as lib
+from mlqa_debug import files
 from mlqa_debug.errors import CaseError
 from mlqa_debug.loading import Predictions, load_predictions
 from mlqa_debug.slices import Predicate, Slice, parse_slice
@@ -288,7 +289,7 @@ def test_saved_file_is_readable_json(loans: Predictions, store: lib.CaseStore) -
     text = path.read_text(encoding="utf-8")
     assert text.startswith('{\n  "schema_version": 1,\n  "id": ')
     assert "gig — “workers” ☀" in text  # not \u-escaped
-    assert stat.S_IMODE(path.stat().st_mode) == lib.file_mode()
+    assert stat.S_IMODE(path.stat().st_mode) == files.file_mode()
     assert [p.name for p in store.directory.iterdir()] == [path.name]  # no temp files left
 
 
@@ -763,7 +764,7 @@ def test_id_keys_compare_as_text() -> None:
 def test_umask_respected(tmp_path: Path, loans: Predictions) -> None:
     old = os.umask(0o022)
     os.umask(old)
-    assert lib.file_mode() == 0o666 & ~old
+    assert files.file_mode() == 0o666 & ~old
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
