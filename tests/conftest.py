@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from mlqa_debug.workspace import ENV_WORKSPACE, Workspace
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: Odd but valid feature names used by the frames below.
 NUMERIC_NAME = "loan amount"  # space
@@ -151,3 +154,22 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     root = tmp_path / "workspace"
     monkeypatch.setenv(ENV_WORKSPACE, str(root))
     return Workspace(root)
+
+
+@pytest.fixture
+def page_runner(workspace: Workspace) -> Callable[[str], Callable[..., AppTest]]:
+    """``page_runner("slices")(ds="loans")`` runs ``pages/slices.py`` under AppTest.
+
+    The page runs with those query parameters and the test's empty workspace.
+    """
+
+    def for_page(stem: str) -> Callable[..., AppTest]:
+        def run(**params: str) -> AppTest:
+            at = AppTest.from_file(str(REPO / "pages" / f"{stem}.py"), default_timeout=120)
+            for key, value in params.items():
+                at.query_params[key] = value
+            return at.run()
+
+        return run
+
+    return for_page

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
-
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "discover.py")
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MLQA_DEBUG_WORKSPACE", str(tmp_path))
-
-    def open_page(**params: str) -> AppTest:
-        at = AppTest.from_file(PAGE, default_timeout=120)
-        for key, value in params.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return open_page
+def app(page_runner):
+    return page_runner("discover")
 
 
 @pytest.mark.parametrize("dataset", ["loans", "digits", "diabetes"])

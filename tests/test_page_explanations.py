@@ -14,24 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from mlqa_debug.workspace import Workspace
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explanations.py")
-
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("MLQA_DEBUG_WORKSPACE", str(tmp_path))
-    return Workspace(tmp_path)
-
-
-@pytest.fixture
-def app(workspace: Workspace):
-    def open_page(**params: str) -> AppTest:
-        at = AppTest.from_file(PAGE, default_timeout=120)
-        for key, value in params.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return open_page
+def app(page_runner):
+    return page_runner("explanations")
 
 
 def captions(at: AppTest) -> str:
