@@ -12,8 +12,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug.workspace import Workspace
-
 
 @pytest.fixture
 def app(page_runner):
