@@ -1572,7 +1572,7 @@ def find_clusters(
     fitted rows (at least 10).
     """
     from sklearn.cluster import HDBSCAN
-    from sklearn.neighbors import KDTree
+    from sklearn.neighbors import NearestNeighbors
 
     n = len(coords)
     view = np.isfinite(coords).all(axis=1)
@@ -1592,7 +1592,8 @@ def find_clusters(
     labels[fit] = fitted
     rest = np.setdiff1d(rows, fit, assume_unique=True)
     if len(rest):
-        nearest = KDTree(coords[fit]).query(coords[rest], k=1, return_distance=False)[:, 0]
+        index = NearestNeighbors(n_neighbors=1).fit(coords[fit])
+        nearest = index.kneighbors(coords[rest], return_distance=False)[:, 0]
         labels[rest] = fitted[nearest]
     return ClusterResult(labels, _rank_clusters(coords, error, labels, view), size, len(fit))
 
