@@ -227,10 +227,10 @@ def _fill_nonfinite(matrix: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(matrix)
     if bad.any():
         logger.warning("embedding has %d non-finite values; using column means", bad.sum())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            means = np.nanmean(np.where(bad, np.nan, matrix), axis=0)
-        matrix[bad] = np.nan_to_num(means, nan=0.0)[np.nonzero(bad)[1]]
+        counts = (~bad).sum(axis=0)
+        sums = np.where(bad, 0.0, matrix).sum(axis=0)
+        means = np.divide(sums, counts, out=np.zeros_like(sums, dtype=np.float64), where=counts > 0)
+        matrix[bad] = means[np.nonzero(bad)[1]]
     return matrix
 
 
@@ -509,10 +509,9 @@ def _fit_umap(matrix: np.ndarray, params: ProjectionParams, progress: Progress) 
             "mininterval": 0.5,
         },
     )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*disconnected.*", category=UserWarning)
-        coords = reducer.fit_transform(matrix)
+    # no warnings.catch_warnings() here: this runs for seconds in a background
+    # thread, and catch_warnings swaps process-wide state that other threads use
+    coords = reducer.fit_transform(matrix)
     return np.asarray(coords, dtype=np.float32)
 
 

@@ -14,6 +14,7 @@ gives a ``UserWarning`` and is listed in ``Predictions.warnings``.
 
 from __future__ import annotations
 
+import contextvars
 import fnmatch
 import hashlib
 import io
@@ -59,6 +60,22 @@ MAX_MB_ENV = "MLQA_DEBUG_MAX_FILE_MB"
 PROBA_TOLERANCE = 1e-6
 PROBA_SUM_TOLERANCE = 1e-3
 DEFAULT_ERROR_QUANTILE = 0.9
+
+
+#: Notes about odd but valid input, collected per load (a context variable, so
+#: concurrent loads in Streamlit's session threads never mix them up).
+_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "mlqa_debug_notes", default=None
+)
+
+
+def _note(message: str) -> None:
+    """Record odd but valid input: listed in ``Predictions.warnings`` and warned."""
+    collected = _NOTES.get()
+    if collected is None:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    else:
+        collected.append(message)
 
 
 def max_file_bytes() -> int:
@@ -324,13 +341,15 @@ def load_predictions(
     merged = merged.merged(
         Roles(id=id, label=label, prediction=prediction, task=task, positive=positive)
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    collected: list[str] = []
+    token = _NOTES.set(collected)
+    try:
         schema = build_schema(frame, merged, file=display)
-    notes = tuple(str(w.message) for w in caught)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return Predictions(frame, schema, fingerprint, display, notes)
+    finally:
+        _NOTES.reset(token)
+    for note in collected:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return Predictions(frame, schema, fingerprint, display, tuple(collected))
 
 
 def _read_bytes(
@@ -604,11 +623,9 @@ def _classification_schema(
     proba = {c: probas[str(c)] for c in classes if str(c) in probas}
     score = found["score"] if common["task"] == "binary" else None
     if score is not None and len(classes) < 2:
-        warnings.warn(
+        _note(
             f"{file + ': ' if file else ''}score column {score!r} is ignored: label and "
-            f"prediction hold the single class {classes[0]!r}, so the score's class is unknown",
-            UserWarning,
-            stacklevel=2,
+            f"prediction hold the single class {classes[0]!r}, so the score's class is unknown"
         )
         score = None
     if len(classes) == 2 and score is None and len(proba) == 1 and positive in proba:
@@ -673,12 +690,10 @@ def _classes(
         never = sorted(predicted - {_plain(v) for v in seen}, key=_natural_key)
         if never:
             rows = np.flatnonzero(frame[prediction].isin(never).to_numpy())
-            warnings.warn(
+            _note(
                 f"{file + ': ' if file else ''}prediction column {prediction!r} has class"
                 f"{'es' if len(never) > 1 else ''} {', '.join(map(repr, never[:5]))} that no label "
-                f"has ({rows_text(rows)}); they count as errors",
-                UserWarning,
-                stacklevel=2,
+                f"has ({rows_text(rows)}); they count as errors"
             )
             extra += never
     for suffix in proba_suffixes:
