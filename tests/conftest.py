@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mlqa_debug.loading import Predictions
 from mlqa_debug.workspace import ENV_WORKSPACE, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,6 +147,36 @@ def write_table(tmp_path: Path) -> WriteTable:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """An empty workspace serving the built-in samples, shared by the whole session."""
+    return Workspace(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="session")
+def loans(sample_workspace: Workspace) -> Predictions:
+    """The bundled binary sample (read-only: shared by every test)."""
+    return sample_workspace.load("loans")
+
+
+@pytest.fixture(scope="session")
+def loans_v2(sample_workspace: Workspace) -> Predictions:
+    """The second model's predictions on the loans sample."""
+    return sample_workspace.load("loans_v2")
+
+
+@pytest.fixture(scope="session")
+def digits(sample_workspace: Workspace) -> Predictions:
+    """The bundled multiclass sample with 8x8 images."""
+    return sample_workspace.load("digits")
+
+
+@pytest.fixture(scope="session")
+def diabetes(sample_workspace: Workspace) -> Predictions:
+    """The bundled regression sample."""
+    return sample_workspace.load("diabetes")
 
 
 @pytest.fixture

@@ -32,31 +32,6 @@ from mlqa_debug.workspace import Workspace
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("workspace"))
-
-
-@pytest.fixture(scope="module")
-def loans(ws: Workspace) -> Predictions:
-    return ws.load("loans")
-
-
-@pytest.fixture(scope="module")
-def loans_v2(ws: Workspace) -> Predictions:
-    return ws.load("loans_v2")
-
-
-@pytest.fixture(scope="module")
-def digits(ws: Workspace) -> Predictions:
-    return ws.load("digits")
-
-
-@pytest.fixture(scope="module")
-def diabetes(ws: Workspace) -> Predictions:
-    return ws.load("diabetes")
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> lib.CaseStore:
     return lib.CaseStore(tmp_path / "cases")

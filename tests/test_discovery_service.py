@@ -23,16 +23,6 @@ from mlqa_debug.slices import parse_slice
 from mlqa_debug.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("ws"))
-
-
-@pytest.fixture(scope="module")
-def loans(ws: Workspace) -> Predictions:
-    return ws.load("loans")
-
-
 def test_results_are_exact_slices(loans: Predictions) -> None:
     result = discover_slices(loans, DiscoveryParams(k=10, max_level=2))
     assert 0 < len(result.slices) <= 12
@@ -90,8 +80,8 @@ def test_bad_parameters(kwargs: dict, message: str) -> None:
         DiscoveryParams(**kwargs)
 
 
-def test_measures_fit_the_task(ws: Workspace, loans: Predictions) -> None:
-    diabetes = ws.load("diabetes")
+def test_measures_fit_the_task(sample_workspace: Workspace, loans: Predictions) -> None:
+    diabetes = sample_workspace.load("diabetes")
     np.testing.assert_allclose(error_vector(diabetes, "abs_error"), np.abs(diabetes.residual))
     assert error_vector(loans, "log_loss").min() >= 0
     with pytest.raises(SliceError, match="regression"):
@@ -99,15 +89,15 @@ def test_measures_fit_the_task(ws: Workspace, loans: Predictions) -> None:
     assert discover_slices(diabetes, DiscoveryParams(measure="abs_error", min_support=20)).slices
 
 
-def test_digits_fall_back_to_pixels(ws: Workspace) -> None:
-    digits = ws.load("digits")
+def test_digits_fall_back_to_pixels(sample_workspace: Workspace) -> None:
+    digits = sample_workspace.load("digits")
     assert len(default_features(digits)) == 64
-    loans_features = default_features(ws.load("loans"))
+    loans_features = default_features(sample_workspace.load("loans"))
     assert "employment" in loans_features and "id" not in loans_features
 
 
-def test_tree_nodes_are_exact_inside_a_slice(ws: Workspace) -> None:
-    diabetes = ws.load("diabetes")
+def test_tree_nodes_are_exact_inside_a_slice(sample_workspace: Workspace) -> None:
+    diabetes = sample_workspace.load("diabetes")
     tree = grow_error_tree(diabetes, max_depth=2, min_samples_leaf=10, within="bmi >= 25",
                            target="abs_residual")  # fmt: skip
     frame = diabetes.slice_frame
@@ -119,13 +109,24 @@ def test_tree_nodes_are_exact_inside_a_slice(ws: Workspace) -> None:
         assert np.abs(diabetes.residual[mask]).mean() == pytest.approx(node.error_mean)
 
 
-def test_cli_discover(capsys: pytest.CaptureFixture[str], ws: Workspace) -> None:
-    args = ["discover", "loans", "--workspace", str(ws.root), "--k", "3", "--alpha", "0.98"]
+def test_cli_discover(capsys: pytest.CaptureFixture[str], sample_workspace: Workspace) -> None:
+    args = [
+        "discover",
+        "loans",
+        "--workspace",
+        str(sample_workspace.root),
+        "--k",
+        "3",
+        "--alpha",
+        "0.98",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "employment == 'gig'" in out
     assert main([*args, "--json"]) == 0
     data = pd.read_json(__import__("io").StringIO(capsys.readouterr().out), typ="series")
     assert len(data["slices"]) >= 3
-    assert main(["discover", "loans", "--workspace", str(ws.root), "--alpha", "2"]) == 2
+    assert (
+        main(["discover", "loans", "--workspace", str(sample_workspace.root), "--alpha", "2"]) == 2
+    )
     assert "alpha" in capsys.readouterr().err

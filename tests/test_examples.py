@@ -8,12 +8,6 @@ import pytest
 
 from mlqa_debug.examples import ERRORS_FIRST, examples_page, sort_options
 from mlqa_debug.loading import Predictions
-from mlqa_debug.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def loans(tmp_path_factory: pytest.TempPathFactory) -> Predictions:
-    return Workspace(tmp_path_factory.mktemp("ws")).load("loans")
 
 
 def _reference(predictions: Predictions, mask: np.ndarray, column: str, descending: bool):

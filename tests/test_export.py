@@ -25,21 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_data"
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("workspace"))
-
-
-@pytest.fixture(scope="module")
-def loans(ws: Workspace) -> Predictions:
-    return ws.load("loans")
-
-
-@pytest.fixture(scope="module")
-def loans_v2(ws: Workspace) -> Predictions:
-    return ws.load("loans_v2")
-
-
 def make(predictions: Predictions, where: str, name: str, **options: Any) -> lib.Case:
     built = lib.build_case(
         predictions, name=name, where=parse_slice(where), dataset="loans", **options
@@ -190,8 +175,8 @@ def test_check_with_predict(loans: Predictions) -> None:
         export.check_with_predict(make(loans, "age < 25", "s"), rows, lambda df: labels)
 
 
-def test_check_with_predict_regression(ws: Workspace) -> None:
-    diabetes = ws.load("diabetes")
+def test_check_with_predict_regression(sample_workspace: Workspace) -> None:
+    diabetes = sample_workspace.load("diabetes")
     built = lib.build_case(diabetes, name="ten", ids=list(diabetes.frame["id"][:10]))
     assert built.rows is not None and built.case.error_threshold is not None
     labels = built.rows["label"].to_numpy()

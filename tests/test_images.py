@@ -18,11 +18,6 @@ from mlqa_debug.schema import ImageSpec, Roles
 from mlqa_debug.workspace import Workspace
 
 
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> Predictions:
-    return Workspace(tmp_path_factory.mktemp("ws")).load("digits")
-
-
 def decode(png: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.mode == "L"
