@@ -123,8 +123,31 @@ class ClassScores:
     n_predicted: int
 
 
+class _NamedMetrics:
+    """Lookup by name and JSON form, shared by the classification and regression metrics.
+
+    ``value("macro_f1")``, ``value("recall[cat]")``; for regression ``"error_rate"`` is
+    an alias of ``"over_threshold"``. Unknown names raise ValueError listing the valid ones.
+    """
+
+    def _values(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def metric_names(self) -> tuple[str, ...]:
+        """Names accepted by :meth:`value` for this object."""
+        return tuple(self._values())
+
+    def value(self, name: str) -> float:
+        """One metric by name; ValueError if unknown."""
+        return _lookup(self._values(), name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (plain floats and ints, None for nan)."""
+        return _jsonable(self)
+
+
 @dataclass(frozen=True)
-class ClassificationMetrics:
+class ClassificationMetrics(_NamedMetrics):
     """Classification metrics of a set of rows; see the module docstring for definitions.
 
     ``log_loss``, ``brier`` and ``ece`` are None when the data has no probabilities
@@ -143,18 +166,6 @@ class ClassificationMetrics:
     log_loss: float | None
     brier: float | None
     ece: float | None
-
-    def metric_names(self) -> tuple[str, ...]:
-        """Names accepted by :meth:`value` for this object."""
-        return tuple(self._values())
-
-    def value(self, name: str) -> float:
-        """One metric by name, e.g. ``"macro_f1"`` or ``"recall[cat]"``; ValueError if unknown."""
-        return _lookup(self._values(), name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (plain floats and ints, None for nan)."""
-        return _jsonable(self)
 
     def _values(self) -> dict[str, float]:
         values = {
@@ -177,7 +188,7 @@ class ClassificationMetrics:
 
 
 @dataclass(frozen=True)
-class RegressionMetrics:
+class RegressionMetrics(_NamedMetrics):
     """Regression metrics of a set of rows; see the module docstring for definitions.
 
     ``bias`` is ``mean(y_pred - y_true)``: positive means the model over-predicts.
@@ -200,18 +211,6 @@ class RegressionMetrics:
     def error_rate(self) -> Estimate:
         """The regression error rate: an alias of :attr:`over_threshold`."""
         return self.over_threshold
-
-    def metric_names(self) -> tuple[str, ...]:
-        """Names accepted by :meth:`value`."""
-        return tuple(self._values())
-
-    def value(self, name: str) -> float:
-        """One metric by name (``"error_rate"`` is an alias of ``"over_threshold"``)."""
-        return _lookup(self._values(), name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (plain floats and ints, None for nan)."""
-        return _jsonable(self)
 
     def _values(self) -> dict[str, float]:
         return {
