@@ -1,4 +1,4 @@
-"""Slice discovery: ``mlqa_debug.discovery.find_slices`` against the ``sliceline`` package.
+"""Slice discovery: ``mlqa_debug.analyses.discovery.find_slices`` against the ``sliceline`` package.
 
 Every run happens in its own subprocess (one at a time), which times only the
 search (after a small warm-up call, so numba's compilation in the package is
@@ -94,7 +94,7 @@ def make_data(case: Case, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def run_ours(x: np.ndarray, errors: np.ndarray, max_level: int) -> list[tuple[Any, float]]:
     """Top slices from mlqa_debug as ``[(items, score)]``."""
-    from mlqa_debug.discovery.sliceline import find_slices
+    from mlqa_debug.analyses.discovery.sliceline import find_slices
 
     found = find_slices(x, errors, alpha=ALPHA, k=K, max_level=max_level, min_support=MIN_SUPPORT)
     return [([list(item) for item in s.items], s.score) for s in found]

@@ -153,7 +153,7 @@ def select_all(page: Any, traffic: Traffic) -> dict[str, float]:
 
 
 def run_size(n_rows: int, browser: Any, root: Path) -> dict[str, Any]:
-    from mlqa_debug.workspace import Workspace
+    from mlqa_debug.data.workspace import Workspace
 
     workspace = root / f"ws{n_rows}"
     table = make_table(n_rows, root / f"bench{n_rows}.csv")

@@ -74,11 +74,11 @@ def table_path(n_rows: int) -> Path:
 
 def bench_library(path: Path, changes: int) -> dict[str, float]:
     from mlqa_debug import load_predictions
-    from mlqa_debug.breakdown import feature_breakdown
-    from mlqa_debug.examples import examples_page
-    from mlqa_debug.metrics import slice_report
-    from mlqa_debug.report import slice_mask
-    from mlqa_debug.slices import parse_slice
+    from mlqa_debug.analyses.breakdown.compute import feature_breakdown
+    from mlqa_debug.analyses.examples.compute import examples_page
+    from mlqa_debug.slicing.slices import parse_slice
+    from mlqa_debug.stats.metrics import slice_report
+    from mlqa_debug.stats.report import slice_mask
 
     predictions = load_predictions(path)
     feature_breakdown(
@@ -106,8 +106,8 @@ def bench_library(path: Path, changes: int) -> dict[str, float]:
 
 def expected_rows(path: Path) -> list[str]:
     from mlqa_debug import load_predictions
-    from mlqa_debug.report import slice_mask
-    from mlqa_debug.slices import parse_slice
+    from mlqa_debug.slicing.slices import parse_slice
+    from mlqa_debug.stats.report import slice_mask
 
     predictions = load_predictions(path)
     return [f"{int(slice_mask(predictions, parse_slice(t)).sum()):,}" for t in SLICES]
@@ -152,7 +152,7 @@ def time_page(url: str, texts: list[str], rows: list[str], changes: int) -> list
 
 
 def bench_browser(path: Path, changes: int) -> tuple[list[float], list[float]]:
-    from mlqa_debug.workspace import Workspace
+    from mlqa_debug.data.workspace import Workspace
     from tests.e2e.harness import StreamlitServer
 
     workspace = OUT / "workspace"

@@ -5,9 +5,9 @@ The package is a pure library (no Streamlit): load a predictions table with
 their metrics. ``mlqa_debug.ui`` holds the Streamlit-only helpers of the app.
 """
 
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.schema import Roles, Schema
 from mlqa_debug.errors import MlqaError, SchemaError, SliceError, WorkspaceError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.schema import Roles, Schema
 
 __all__ = [
     "MlqaError",

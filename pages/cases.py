@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mlqa_debug import cases as lib
+from mlqa_debug.cases import core as lib
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import cases as ui
 from mlqa_debug.ui import state

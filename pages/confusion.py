@@ -4,10 +4,10 @@ from functools import partial
 
 import streamlit as st
 
-from mlqa_debug import confusion as cf
-from mlqa_debug import plots_confusion as plots
+from mlqa_debug.analyses.confusion import compute as cf
+from mlqa_debug.analyses.confusion import figures as plots
 from mlqa_debug.errors import SliceError
-from mlqa_debug.report import slice_mask
+from mlqa_debug.stats.report import slice_mask
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.confusion import (

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.schema import TASKS, Roles
 from mlqa_debug.ui import state, widgets
 from mlqa_debug.ui.models import attach_model_form
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from mlqa_debug import plots_discovery
-from mlqa_debug.discovery.service import default_features
+from mlqa_debug.analyses.discovery import figures as plots_discovery
+from mlqa_debug.analyses.discovery.service import default_features
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
 from mlqa_debug.ui import slice_state, state

@@ -3,13 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from mlqa_debug import confusion, images
-from mlqa_debug import embeddings as emb
+from mlqa_debug.analyses.confusion import compute as confusion
+from mlqa_debug.analyses.embeddings import compute as emb
+from mlqa_debug.analyses.embeddings.figures import embedding_map
 from mlqa_debug.cache import DiskCache
+from mlqa_debug.data import images as images
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.plots_embeddings import embedding_map
-from mlqa_debug.report import difference_text, report_frame, slice_mask
-from mlqa_debug.slices import EMPTY
+from mlqa_debug.slicing.slices import EMPTY
+from mlqa_debug.stats.report import difference_text, report_frame, slice_mask
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.widgets import copy_link, open_slice_link

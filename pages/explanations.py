@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from mlqa_debug import explain as ex
-from mlqa_debug import plots_explain as plots
+from mlqa_debug.analyses.examples.compute import examples_page
+from mlqa_debug.analyses.explain import compute as ex
+from mlqa_debug.analyses.explain import figures as plots
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.examples import examples_page
-from mlqa_debug.report import slice_mask
+from mlqa_debug.stats.report import slice_mask
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.builder import predicate_chips
 from mlqa_debug.ui.cases import save_case_form

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from mlqa_debug import plots
-from mlqa_debug.breakdown import feature_breakdown
+from mlqa_debug.analyses.breakdown import figures as plots
+from mlqa_debug.analyses.breakdown.compute import feature_breakdown
+from mlqa_debug.analyses.examples.compute import ERRORS_FIRST, examples_page, sort_options
 from mlqa_debug.errors import SliceError
-from mlqa_debug.examples import ERRORS_FIRST, examples_page, sort_options
-from mlqa_debug.report import difference_text, evaluate_slice, report_frame
+from mlqa_debug.stats.report import difference_text, evaluate_slice, report_frame
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug.loading import Predictions
-from mlqa_debug.workspace import ENV_WORKSPACE, Workspace
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import ENV_WORKSPACE, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 

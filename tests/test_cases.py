@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlqa_debug import cases as lib
 from mlqa_debug import files
+from mlqa_debug.cases import core as lib
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.slices import Predicate, Slice, parse_slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import Predicate, Slice, parse_slice
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa_debug.cli import EXIT_BAD_INPUT, EXIT_OK, app_dir, build_parser, main
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.cli.main import EXIT_BAD_INPUT, EXIT_OK, app_dir, build_parser, main
+from mlqa_debug.data.workspace import Workspace
 from tests.conftest import FEATURE_TYPES, NUMERIC_NAME, WriteTable
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlqa_debug import cases as lib
-from mlqa_debug.cli_cases import add_commands, format_table
+from mlqa_debug.cases import core as lib
+from mlqa_debug.cli.cases import add_commands, format_table
 from mlqa_debug.errors import MlqaError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
@@ -25,7 +25,7 @@ def build() -> argparse.ArgumentParser:
 
 
 def run(*argv: str) -> int:
-    """What ``mlqa_debug.cli.main`` does: run the handler, MlqaError -> message and exit 2."""
+    """What ``mlqa_debug.cli.main.main`` does: run the handler, MlqaError -> message and exit 2."""
     args = build().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -1,4 +1,4 @@
-"""Tests of mlqa_debug.confusion against scikit-learn and brute force."""
+"""Tests of mlqa_debug.analyses.confusion.compute against scikit-learn and brute force."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from mlqa_debug import confusion as cf
+from mlqa_debug.analyses.confusion import compute as cf
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import SliceError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.report import slice_mask
-from mlqa_debug.slices import parse_slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.stats.report import slice_mask
 
 
 @pytest.fixture(scope="module")
@@ -582,7 +582,7 @@ def test_pair_examples_at_a_threshold(loans: Predictions) -> None:
 
 
 def test_heatmap_cells_carry_their_pair(digits: Predictions) -> None:
-    from mlqa_debug import plots_confusion as plots
+    from mlqa_debug.analyses.confusion import figures as plots
 
     matrix = cf.class_confusion(digits)
     fig = plots.confusion_heatmap(matrix, normalize="true", selected=(8, 1), reference=matrix)
@@ -601,7 +601,7 @@ def test_heatmap_cells_carry_their_pair(digits: Predictions) -> None:
 
 
 def test_folded_heatmap_and_difference() -> None:
-    from mlqa_debug import plots_confusion as plots
+    from mlqa_debug.analyses.confusion import figures as plots
 
     counts = np.diag([40] * 6).astype(np.int64)
     counts[4, 5] = 7
@@ -618,7 +618,7 @@ def test_folded_heatmap_and_difference() -> None:
 
 
 def test_other_figures_build(loans: Predictions, diabetes: Predictions) -> None:
-    from mlqa_debug import plots_confusion as plots
+    from mlqa_debug.analyses.confusion import figures as plots
 
     mask = loans.frame["employment"].to_numpy() == "gig"
     metrics, curves = cf.threshold_report(loans, mask, threshold=0.3)

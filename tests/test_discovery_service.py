@@ -8,19 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa_debug.cache import DiskCache
-from mlqa_debug.cli import main
-from mlqa_debug.discovery.service import (
+from mlqa_debug.analyses.discovery.service import (
     DiscoveryParams,
     default_features,
     discover_slices,
     error_vector,
     grow_error_tree,
 )
+from mlqa_debug.cache import DiskCache
+from mlqa_debug.cli.main import main
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import SliceError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import parse_slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import parse_slice
 
 
 def test_results_are_exact_slices(loans: Predictions) -> None:

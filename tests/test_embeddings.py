@@ -16,15 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from mlqa_debug import embeddings as emb
-from mlqa_debug import metrics
+from mlqa_debug.analyses.embeddings import compute as emb
+from mlqa_debug.analyses.embeddings.figures import BACKGROUND_GROUPS, embedding_map
 from mlqa_debug.cache import DiskCache
-from mlqa_debug.cli_embed import add_commands
+from mlqa_debug.cli.embed import add_commands
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import MlqaError, SchemaError, WorkspaceError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.plots_embeddings import BACKGROUND_GROUPS, embedding_map
-from mlqa_debug.slices import Slice, parse_slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import Slice, parse_slice
+from mlqa_debug.stats import metrics as metrics
 from tests.conftest import NUMERIC_NAME, QUOTED_NAME, TEXT_NAME, UNICODE_NAME
 
 # --------------------------------------------------------------------------- fixtures

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa_debug.examples import ERRORS_FIRST, examples_page, sort_options
-from mlqa_debug.loading import Predictions
+from mlqa_debug.analyses.examples.compute import ERRORS_FIRST, examples_page, sort_options
+from mlqa_debug.data.predictions import Predictions
 
 
 def _reference(predictions: Predictions, mask: np.ndarray, column: str, descending: bool):

@@ -29,13 +29,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVR
 
-from mlqa_debug import explain as ex
-from mlqa_debug import plots_explain
+from mlqa_debug.analyses.explain import compute as ex
+from mlqa_debug.analyses.explain import figures as plots_explain
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import MlqaError, ModelError, SchemaError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.report import slice_mask
-from mlqa_debug.slices import parse_slice
-from mlqa_debug.workspace import ENV_TRUSTED_MODELS, Workspace
+from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.stats.report import slice_mask
 
 SAMPLES = ("loans", "digits", "diabetes")
 
@@ -740,7 +740,7 @@ def test_figures_build_for_each_view(sample: Callable) -> None:
 
 
 def run_cli(argv: list[str]) -> int:
-    from mlqa_debug import cli_explain
+    from mlqa_debug.cli import explain as cli_explain
 
     parser = argparse.ArgumentParser()
     cli_explain.add_commands(parser.add_subparsers(dest="command"), ws_help="workspace")

@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlqa_debug import cases as lib
-from mlqa_debug import export
+from mlqa_debug.cases import core as lib
+from mlqa_debug.cases import export
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import parse_slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import parse_slice
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_data"
@@ -89,7 +89,7 @@ def test_junit_empty_and_not_applicable(loans: Predictions, tmp_path: Path) -> N
     other = make(loans, "region == 'coastal'", "coastal")
     poorer = loans.frame[loans.frame["income"] < 150_000].drop(columns="region")
     poorer.to_parquet(tmp_path / "p.parquet", index=False)
-    from mlqa_debug.loading import load_predictions
+    from mlqa_debug.data.predictions import load_predictions
 
     new = load_predictions(tmp_path / "p.parquet")
     report = lib.check_cases(new, lib.CaseListing((case, other), ()))

@@ -1,4 +1,4 @@
-"""Tests of mlqa_debug.images: pixel rows as pictures, checked against scikit-learn's digits."""
+"""Tests of mlqa_debug.data.images: pixel rows as pictures, checked against sklearn digits."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from mlqa_debug import images
+from mlqa_debug.data import images as images
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.schema import ImageSpec, Roles
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import SchemaError
-from mlqa_debug.loading import Predictions, load_predictions
-from mlqa_debug.schema import ImageSpec, Roles
-from mlqa_debug.workspace import Workspace
 
 
 def decode(png: bytes) -> np.ndarray:

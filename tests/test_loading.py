@@ -1,4 +1,4 @@
-"""Reading and validating predictions files (mlqa_debug.loading).
+"""Reading and validating predictions files (mlqa_debug.data.predictions).
 
 Every way a file can be refused has a case here, with the message a user sees
 and, for some, the data the error carries (file, column, rows, expected). Rows
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlqa_debug import Predictions, Roles, SchemaError, load_predictions
-from mlqa_debug.loading import max_file_bytes
-from mlqa_debug.schema import TASKS
+from mlqa_debug.data.predictions import max_file_bytes
+from mlqa_debug.data.schema import TASKS
 from tests.conftest import FEATURE_TYPES, MULTICLASSES, NUMERIC_NAME, QUOTED_NAME, WriteTable
 
 #: A case builds (source, keyword arguments) from the three fixture frames and tmp_path.
@@ -709,7 +709,7 @@ def test_numeric_feature_name(binary_frame: pd.DataFrame, write_table: WriteTabl
 def test_memo_builds_once_and_allows_nested_keys(tmp_path) -> None:
     import threading
 
-    from mlqa_debug.workspace import Workspace
+    from mlqa_debug.data.workspace import Workspace
 
     predictions = Workspace(tmp_path).load("diabetes")
     calls: list[str] = []

@@ -1,4 +1,4 @@
-"""Tests of mlqa_debug.metrics against scikit-learn, scipy and published values."""
+"""Tests of mlqa_debug.stats.metrics against scikit-learn, scipy and published values."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from mlqa_debug.metrics import (
+from mlqa_debug.stats.metrics import (
     ClassificationData,
     ClassificationMetrics,
     Estimate,

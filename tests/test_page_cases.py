@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug import cases as lib
-from mlqa_debug.slices import parse_slice
+from mlqa_debug.cases import core as lib
+from mlqa_debug.data.workspace import Workspace
+from mlqa_debug.slicing.slices import parse_slice
 from mlqa_debug.ui import cases as case_ui
-from mlqa_debug.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SLICES = str(REPO / "pages" / "slices.py")

@@ -163,7 +163,7 @@ def test_many_classes_fold_into_other(app, tmp_path: Path) -> None:
         {"group": rng.choice(["a", "b"], n), "label": label, "prediction": prediction}
     )
     frame.to_csv(tmp_path / "many.csv", index=False)
-    from mlqa_debug.workspace import Workspace
+    from mlqa_debug.data.workspace import Workspace
 
     Workspace(tmp_path).add(tmp_path / "many.csv", name="many")
     at = app(ds="many", slice="group == 'a'", top="6")

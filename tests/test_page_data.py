@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from mlqa_debug import Roles, SchemaError
+from mlqa_debug.data.workspace import Workspace, validate_name
 from mlqa_debug.ui.pages import PAGES
 from mlqa_debug.ui.widgets import suggest_name
-from mlqa_debug.workspace import Workspace, validate_name
 from tests.conftest import WriteTable
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug import embeddings as emb
+from mlqa_debug.analyses.embeddings import compute as emb
 from mlqa_debug.cache import DiskCache
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.data.workspace import Workspace
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "embeddings.py")
 

@@ -155,8 +155,8 @@ def attach_widget() -> None:
     """A tiny page around the Data page's widget (run by AppTest.from_function)."""
     import streamlit as st
 
+    from mlqa_debug.data.workspace import Workspace
     from mlqa_debug.ui.models import attach_model_form
-    from mlqa_debug.workspace import Workspace
 
     attach_model_form(Workspace(), st.query_params["ds"])
 

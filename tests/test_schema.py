@@ -1,6 +1,6 @@
 """Column roles, task, feature types and the error indicator of a predictions table.
 
-Covers :mod:`mlqa_debug.schema` through :func:`mlqa_debug.load_predictions`: roles by
+Covers :mod:`mlqa_debug.data.schema` through :func:`mlqa_debug.load_predictions`: roles by
 convention, by arguments and by a sidecar file (and their precedence), task
 inference, feature types, predictions derived from probabilities, and what counts
 as an error. Validation errors are in ``test_loading.py``.
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from mlqa_debug import Roles, SchemaError, load_predictions
-from mlqa_debug.schema import ImageSpec, ModelSpec, infer_feature_type, infer_task
+from mlqa_debug.data.schema import ImageSpec, ModelSpec, infer_feature_type, infer_task
 from tests.conftest import (
     DATE_NAME,
     DOTTED_NAME,

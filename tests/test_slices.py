@@ -1,4 +1,4 @@
-"""Tests for mlqa_debug.slices: the slice model, its text language and its masks."""
+"""Tests for mlqa_debug.slicing.slices: the slice model, its text language and its masks."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import mlqa_debug.slices as slices_module
+import mlqa_debug.slicing.slices as slices_module
 from mlqa_debug.errors import MlqaError, SliceError
-from mlqa_debug.slices import (
+from mlqa_debug.slicing.slices import (
     EMPTY,
     OPS,
     Predicate,

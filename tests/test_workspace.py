@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from mlqa_debug import Roles, SchemaError, WorkspaceError
-from mlqa_debug.schema import ModelSpec
-from mlqa_debug.workspace import SAMPLES, DatasetEntry, Workspace, samples_dir, validate_name
+from mlqa_debug.data.schema import ModelSpec
+from mlqa_debug.data.workspace import SAMPLES, DatasetEntry, Workspace, samples_dir, validate_name
 from tests.conftest import DOTTED_NAME, WriteTable
 
 BUILTINS = ["loans", "loans_v2", "digits", "diabetes"]

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import SliceError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import ColumnKind, Predicate, Slice
+from mlqa_debug.slicing.slices import ColumnKind, Predicate, Slice
 from mlqa_debug.ui import slice_state
 
 OPS_BY_KIND: dict[ColumnKind, list[str]] = {

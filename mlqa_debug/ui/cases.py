@@ -5,7 +5,7 @@ calls. It is a popover that computes nothing until it is opened; then it shows
 the baseline of the chosen metric on what is on screen, the default threshold
 (editable), a name and a note, and saves into the case store
 (``$MLQA_DEBUG_CASES``, else ``<workspace>/cases``). The library computes, this
-module draws: see :mod:`mlqa_debug.cases`.
+module draws: see :mod:`mlqa_debug.cases.core`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from mlqa_debug import cases as lib
+from mlqa_debug.cases import core as lib
+from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import Slice
+from mlqa_debug.slicing.slices import Slice
 from mlqa_debug.ui import state
 from mlqa_debug.ui.slice_state import share_url
 

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from mlqa_debug import confusion as cf
-from mlqa_debug import images
-from mlqa_debug import plots_confusion as plots
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import Slice
+from mlqa_debug.analyses.confusion import compute as cf
+from mlqa_debug.analyses.confusion import figures as plots
+from mlqa_debug.data import images as images
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.slicing.slices import Slice
 from mlqa_debug.ui import state
 from mlqa_debug.ui.widgets import copy_link
 

@@ -9,8 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from mlqa_debug.cache import DiskCache
-from mlqa_debug.discovery.service import (
+from mlqa_debug.analyses.discovery.service import (
     ERROR_MEASURES,
     DiscoveryParams,
     DiscoveryResult,
@@ -18,9 +17,10 @@ from mlqa_debug.discovery.service import (
     discover_slices,
     grow_error_tree,
 )
-from mlqa_debug.discovery.tree import ErrorTree
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import Slice
+from mlqa_debug.analyses.discovery.tree import ErrorTree
+from mlqa_debug.cache import DiskCache
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.slicing.slices import Slice
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.state import get_workspace, seed_from_url, write_to_url
 

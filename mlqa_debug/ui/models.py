@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mlqa_debug import explain
+from mlqa_debug.analyses.explain import compute as explain
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.loading import Predictions
 from mlqa_debug.ui.state import query_param, seed_from_url, write_to_url
-from mlqa_debug.workspace import ENV_TRUSTED_MODELS, Workspace
 
 #: Seconds a page run spends computing attributions before it shows what it has.
 PAGE_TIME_BUDGET = explain.DEFAULT_TIME_BUDGET

@@ -14,9 +14,9 @@ from typing import Any
 
 import streamlit as st
 
+from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import SliceError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import EMPTY, Predicate, Slice, parse_slice
+from mlqa_debug.slicing.slices import EMPTY, Predicate, Slice, parse_slice
 from mlqa_debug.ui.state import MAX_PARAM_LENGTH, query_param, seed_from_url, write_to_url
 
 SLICE_PARAM = "slice"

@@ -20,10 +20,10 @@ from typing import Any, TypeVar, cast
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.schema import Roles
+from mlqa_debug.data.workspace import Workspace, validate_name
 from mlqa_debug.errors import MlqaError, WorkspaceError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.schema import Roles
-from mlqa_debug.workspace import Workspace, validate_name
 
 T = TypeVar("T")
 

@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from mlqa_debug import metrics
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.loading import Predictions
-from mlqa_debug.slices import Slice
-from mlqa_debug.workspace import Workspace
+from mlqa_debug.slicing.slices import Slice
+from mlqa_debug.stats import metrics as metrics
 
 
 def suggest_name(filename: str) -> str:

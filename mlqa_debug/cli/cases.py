@@ -1,0 +1,344 @@
+"""Sub-commands for regression cases: ``case add|list|edit|rm``, ``check`` and ``export``.
+
+They read and write the same files as the Cases page. The case directory is
+``--cases DIR``, else ``$MLQA_DEBUG_CASES``, else ``<workspace>/cases``.
+
+``check`` exits 0 when every case passes, 1 when one fails (or its slice is empty
+in the new data; with ``--strict`` also when one does not apply) and 2 on bad
+input: an unreadable predictions file, a missing or empty case directory, or a
+case file that cannot be read (the other cases are still checked and reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlqa_debug.cases.core import (
+    N_WRONG,
+    Case,
+    CaseResult,
+    CaseStore,
+    CheckReport,
+    Op,
+    build_case,
+    check_cases,
+    default_metric,
+    format_delta,
+    format_value,
+    metric_direction,
+    resolve_cases_dir,
+    resolve_metric,
+)
+from mlqa_debug.cases.export import export_cases, write_junit
+from mlqa_debug.data.workspace import Workspace
+from mlqa_debug.errors import CaseError
+from mlqa_debug.slicing.slices import parse_slice
+
+if TYPE_CHECKING:
+    from mlqa_debug.data.predictions import Predictions
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+CASES_HELP = "cases directory (default: $MLQA_DEBUG_CASES, else <workspace>/cases)"
+_STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "empty": "EMPTY", "not_applicable": "N/A"}
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, ws_help: str) -> None:
+    """Add ``case``, ``check`` and ``export`` to the ``mlqa-debug`` parser."""
+    p = sub.add_parser("case", help="manage regression cases: add, list, edit, rm")
+    case_sub = p.add_subparsers(dest="case_command", required=True, metavar="{add,list,edit,rm}")
+    _add_case_add(case_sub, ws_help)
+    q = case_sub.add_parser("list", help="list the cases of a case directory")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    _store_options(q, ws_help)
+    q.set_defaults(handler=cmd_case_list)
+    _add_case_edit(case_sub, ws_help)
+    q = case_sub.add_parser("rm", help="delete a case (by name or id)")
+    q.add_argument("case", metavar="NAME", help="the case's name or id")
+    _store_options(q, ws_help)
+    q.set_defaults(handler=cmd_case_rm)
+    _add_check(sub, ws_help)
+    p = sub.add_parser("export", help="write the cases as a pytest module plus fixture files")
+    p.add_argument("--out", required=True, help="folder to write (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite files export did not write")
+    _store_options(p, ws_help)
+    p.set_defaults(handler=cmd_export)
+
+
+def _store_options(parser: argparse.ArgumentParser, ws_help: str) -> None:
+    parser.add_argument("--cases", metavar="DIR", help=CASES_HELP)
+    parser.add_argument("--workspace", help=ws_help)
+
+
+def _role_options(parser: argparse.ArgumentParser) -> None:
+    from mlqa_debug.cli.main import add_role_options
+
+    add_role_options(parser)
+
+
+def _add_case_add(
+    case_sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help: str
+) -> None:
+    p = case_sub.add_parser(
+        "add",
+        help="save a slice or an example set as a case",
+        description="Measure the baseline on DATASET and save a case. Without --max/--min "
+        "the threshold is the baseline plus the default tolerance (see mlqa_debug.cases.core).",
+    )
+    p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
+    p.add_argument("--name", required=True, help="the case's name (unique in the directory)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--where", help="the slice, e.g. \"employment == 'gig'\" ('' = all rows)")
+    target.add_argument("--ids", help="comma-separated example ids: an example-set case")
+    p.add_argument(
+        "--metric",
+        help="error_rate (default; mae for regression), accuracy, macro_f1, recall[CLASS], "
+        "precision[CLASS], f1[CLASS], log_loss, brier, ece, rmse, r2; "
+        "recall[positive] names the positive class",
+    )
+    _bounds(p, "the condition (default: the baseline with the default tolerance)")
+    p.add_argument("--note", default="", help="free text kept with the case")
+    _store_options(p, ws_help)
+    _role_options(p)
+    p.set_defaults(handler=cmd_case_add)
+
+
+def _bounds(parser: argparse.ArgumentParser, title: str) -> None:
+    group = parser.add_argument_group(title).add_mutually_exclusive_group()
+    group.add_argument("--max", type=float, metavar="X", help="pass when metric <= X")
+    group.add_argument("--min", type=float, metavar="X", help="pass when metric >= X")
+
+
+def _add_case_edit(
+    case_sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help: str
+) -> None:
+    p = case_sub.add_parser("edit", help="rename a case, change its threshold or note")
+    p.add_argument("case", metavar="NAME", help="the case's name or id")
+    p.add_argument("--name", dest="new_name", help="new name (the id stays)")
+    p.add_argument("--note", help="new note")
+    _bounds(p, "new threshold")
+    _store_options(p, ws_help)
+    p.set_defaults(handler=cmd_case_edit)
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help: str) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check every case against new predictions (exit 1 on a regression)",
+        description="Evaluate every case of the case directory on PREDICTIONS. Exit 0 when "
+        "all pass, 1 on any failure or empty slice, 2 on bad input.",
+    )
+    p.add_argument("predictions", help="predictions file (CSV or Parquet) or a dataset name")
+    p.add_argument("--junit", metavar="OUT.xml", help="also write JUnit XML (Jenkins, GitLab)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--strict", action="store_true", help="cases that do not apply fail too")
+    _store_options(p, ws_help)
+    _role_options(p)
+    p.set_defaults(handler=cmd_check)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _store(args: argparse.Namespace, *, create: bool = True) -> CaseStore:
+    directory = resolve_cases_dir(args.cases, workspace=Workspace(args.workspace))
+    return CaseStore(directory, create=create)
+
+
+def _load(target: str, args: argparse.Namespace) -> Predictions:
+    """A workspace dataset by name, or a predictions file (a missing file says so)."""
+    from mlqa_debug.cli.main import load_dataset_or_file
+    from mlqa_debug.data.predictions import SUPPORTED_SUFFIXES
+
+    path = Path(target)
+    looks_like_file = path.suffix.lower() in SUPPORTED_SUFFIXES or len(path.parts) > 1
+    if looks_like_file and not path.is_file():
+        raise CaseError(f"predictions file {target!r} not found")
+    return load_dataset_or_file(target, args)
+
+
+def _is_file(target: str) -> bool:
+    path = Path(target)
+    return bool(path.suffix) and path.exists()
+
+
+def _threshold(args: argparse.Namespace, metric: str) -> float | None:
+    """``--max``/``--min`` as a threshold, checked against the metric's direction."""
+    given: Op | None = "<=" if args.max is not None else ">=" if args.min is not None else None
+    if given is None:
+        return None
+    value = float(args.max if given == "<=" else args.min)
+    if not math.isfinite(value):
+        raise CaseError(f"the threshold must be a finite number, got {value}")
+    if given != metric_direction(metric):
+        better = "lower" if given == ">=" else "higher"
+        flag = "--max" if given == ">=" else "--min"
+        raise CaseError(f"{metric} is {better} is better, so its threshold is given with {flag}")
+    return value
+
+
+def cmd_case_add(args: argparse.Namespace) -> int:
+    predictions = _load(args.dataset, args)
+    ids = None if args.ids is None else [v.strip() for v in args.ids.split(",") if v.strip()]
+    if ids is not None and args.metric not in (None, N_WRONG):
+        raise CaseError(f"an example set (--ids) is checked by {N_WRONG}; drop --metric")
+    metric = N_WRONG if ids is not None else args.metric or default_metric(predictions)
+    if ids is None:
+        metric = resolve_metric(metric, predictions)
+    new = build_case(
+        predictions,
+        name=args.name,
+        where=None if args.where is None else parse_slice(args.where),
+        ids=ids,
+        metric=metric,
+        threshold=_threshold(args, metric),
+        note=args.note,
+        dataset=None if _is_file(args.dataset) else args.dataset,
+        page="cli",
+    )
+    store = _store(args)
+    case = store.save(new.case, rows=new.rows)
+    print(
+        f"saved case {case.name!r} (id {case.id}) in {store.directory}: {case.condition} "
+        f"(baseline {format_value(case.baseline, case.metric)} on {case.baseline_rows:,} rows)"
+    )
+    if not case.baseline_passes:
+        print("note: the baseline already fails this threshold; the case fails until fixed")
+    return EXIT_OK
+
+
+def cmd_case_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    listing = store.load()
+    if args.json:
+        data = {
+            "directory": str(store.directory),
+            "cases": [c.to_dict() for c in listing.cases],
+            "problems": [{"file": p.file, "message": p.message} for p in listing.problems],
+        }
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    rows = [_case_row(c) for c in listing.cases]
+    header = ["ID", "NAME", "SLICE / EXAMPLES", "CONDITION", "BASELINE", "ROWS", "SAVED ON"]
+    print(format_table(header, rows) if rows else f"no cases in {store.directory}")
+    for problem in listing.problems:
+        print(f"unreadable: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _case_row(c: Case) -> list[str]:
+    return [
+        c.id,
+        c.name,
+        c.target,
+        f"{c.op} {format_value(c.threshold, c.metric, digits=6)} ({c.metric})",
+        format_value(c.baseline, c.metric),
+        f"{c.baseline_rows:,}",
+        c.source.dataset or c.source.file or "",
+    ]
+
+
+def cmd_case_edit(args: argparse.Namespace) -> int:
+    store = _store(args, create=False)
+    case = store.find(args.case)
+    threshold = _threshold(args, case.metric)
+    if args.new_name is None and args.note is None and threshold is None:
+        raise CaseError("nothing to change: give --name, --note, --max or --min")
+    updated = store.update(case.id, name=args.new_name, note=args.note, threshold=threshold)
+    print(f"updated case {updated.name!r} (id {updated.id}): {updated.condition}")
+    return EXIT_OK
+
+
+def cmd_case_rm(args: argparse.Namespace) -> int:
+    store = _store(args, create=False)
+    removed = store.delete(store.find(args.case).id)
+    print(f"removed case {removed.name!r} (id {removed.id}) from {store.directory}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    store = _store(args, create=False)
+    listing = store.load()
+    if not listing.cases and not listing.problems:
+        raise CaseError(f"no cases in {store.directory}: nothing to check")
+    predictions = _load(args.predictions, args)
+    report = check_cases(predictions, listing)
+    if args.junit:
+        path = write_junit(args.junit, report, properties={"cases": str(store.directory)})
+        print(f"JUnit report: {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict() | {"exit_code": report.exit_code(strict=args.strict)}))
+    else:
+        print(format_report(report, cases_dir=str(store.directory)))
+    return report.exit_code(strict=args.strict)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = _store(args, create=False)
+    result = export_cases(store, args.out, force=args.force)
+    print(f"exported {result.n_cases} case(s) to {result.out}:")
+    for path in result.files:
+        print(f"  {path.relative_to(result.out)}")
+    print(f"run: MLQA_PREDICTIONS=<predictions file> pytest {result.out}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- text output
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, limit: int = 48) -> str:
+    """A plain-text table; cells longer than ``limit`` are shortened with ``...``."""
+    cells = [[_clip(str(c), limit) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _result_row(r: CaseResult) -> list[str]:
+    c = r.case
+    delta = format_delta(r.delta, c.metric, baseline=c.baseline)
+    return [
+        _STATUS_WORDS[r.status],
+        c.name,
+        c.target,
+        c.metric,
+        f"{c.op} {format_value(c.threshold, c.metric, digits=6)}",
+        format_value(c.baseline, c.metric),
+        format_value(r.value, c.metric),
+        delta,
+        f"{r.rows:,}" if r.status != "not_applicable" else "",
+    ]
+
+
+def format_report(report: CheckReport, *, cases_dir: str = "") -> str:
+    """The human summary of a check: header, table, details of what did not pass, totals."""
+    info: dict[str, Any] = dict(report.predictions)
+    model = (
+        f", model {info['model']} {info.get('model_version') or ''}" if info.get("model") else ""
+    )
+    lines = [
+        f"{len(report.results) + len(report.problems)} case(s) from {cases_dir or 'the library'} "
+        f"against {info.get('file', '?')} ({info.get('rows', 0):,} rows, fingerprint "
+        f"{str(info.get('fingerprint', ''))[:8]}{model.rstrip()})",
+        "",
+    ]
+    header = ["STATUS", "CASE", "SLICE / EXAMPLES", "METRIC", "THRESHOLD", "BASELINE", "VALUE"]
+    rows = [_result_row(r) for r in report.results]
+    if rows:
+        lines.append(format_table([*header, "DELTA", "ROWS"], rows))
+    details = [f"{_STATUS_WORDS[r.status]}  {r.message}" for r in report.results if not r.passed]
+    details += [f"UNREADABLE  {p}" for p in report.problems]
+    if details:
+        lines += ["", *details]
+    lines += ["", report.summary()]
+    return "\n".join(lines)
