@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug.errors import SchemaError
+from mlqa_debug.types import Task
 
-Task = Literal["binary", "multiclass", "regression"]
 FeatureType = Literal["categorical", "numeric", "boolean", "datetime", "text"]
 
 TASKS: tuple[Task, ...] = get_args(Task)
