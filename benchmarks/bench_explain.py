@@ -7,7 +7,7 @@ cache a first visit left (a new process, as after a server restart). "warm"
 is a second call in the same process (what the next rerun of the page costs).
 A visit computes at most one time budget's worth of rows: where that is not
 enough (the model-agnostic case), the cached visit computes the next rows.
-Times are of :func:`mlqa_debug.analyses.explain.compute.explain` with the page's time budget
+Times are of :func:`mlqa_debug.analyses.explain.explain` with the page's time budget
 unless ``--budget`` says otherwise; loading the dataset and the model file is
 not counted (the page caches both per process).
 
@@ -47,7 +47,7 @@ CASES = {"loans-1k": 1_000, "loans-10k": 10_000, "forest": 1_000, "agnostic": 1_
 
 
 def _loans(workdir: Path) -> tuple[Any, Any]:
-    from mlqa_debug.analyses.explain import compute as ex
+    from mlqa_debug.analyses import explain as ex
     from mlqa_debug.data.workspace import Workspace
 
     ws = Workspace(workdir / "ws")
@@ -60,7 +60,7 @@ def _forest(workdir: Path) -> tuple[Any, Any]:
     import pandas as pd
     from sklearn.ensemble import RandomForestClassifier
 
-    from mlqa_debug.analyses.explain import compute as ex
+    from mlqa_debug.analyses import explain as ex
     from mlqa_debug.data.predictions import load_predictions
 
     path = workdir / "forest.csv"
@@ -85,7 +85,7 @@ def _agnostic(workdir: Path) -> tuple[Any, Any]:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from mlqa_debug.analyses.explain import compute as ex
+    from mlqa_debug.analyses import explain as ex
     from mlqa_debug.data.predictions import load_predictions
     from mlqa_debug.data.workspace import samples_dir
 
@@ -112,10 +112,10 @@ DATASETS = {"loans-1k": _loans, "loans-10k": _loans, "forest": _forest, "agnosti
 
 def worker(case: str, workdir: Path, cache: Path, budget: float, repeat: bool) -> None:
     """Explain the case's rows in this process; print the measurements as JSON."""
-    from mlqa_debug.analyses.explain import compute as ex
+    from mlqa_debug.analyses import explain as ex
 
     predictions, model = DATASETS[case](workdir)
-    rows = ex._priority_order(predictions)[: CASES[case]]
+    rows = ex.priority_order(predictions)[: CASES[case]]
     start = time.perf_counter()
     result = ex.explain(predictions, rows, model=model, cache_dir=cache, time_budget=budget)
     seconds = time.perf_counter() - start
@@ -138,7 +138,7 @@ def worker(case: str, workdir: Path, cache: Path, budget: float, repeat: bool) -
 
 def _exact_cost(predictions: Any, model: Any) -> float:
     """Exact TreeSHAP milliseconds per row, on 8 rows (no cache)."""
-    from mlqa_debug.analyses.explain import compute as ex
+    from mlqa_debug.analyses import explain as ex
 
     exact = ex.build_explainer(model, predictions, approximate=False)
     rows = np.arange(8)
@@ -179,7 +179,7 @@ def row(case: str, first: dict[str, Any], cached: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlqa_debug.analyses.explain.compute import DEFAULT_TIME_BUDGET
+    from mlqa_debug.analyses.explain import DEFAULT_TIME_BUDGET
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"subset of {', '.join(CASES)}")

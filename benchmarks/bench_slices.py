@@ -74,11 +74,10 @@ def table_path(n_rows: int) -> Path:
 
 def bench_library(path: Path, changes: int) -> dict[str, float]:
     from mlqa_debug import load_predictions
-    from mlqa_debug.analyses.breakdown.compute import feature_breakdown
-    from mlqa_debug.analyses.examples.compute import examples_page
-    from mlqa_debug.slicing.slices import parse_slice
-    from mlqa_debug.stats.metrics import slice_report
-    from mlqa_debug.stats.report import slice_mask
+    from mlqa_debug.analyses.breakdown import feature_breakdown
+    from mlqa_debug.analyses.examples import examples_page
+    from mlqa_debug.slicing import parse_slice, slice_mask
+    from mlqa_debug.stats import slice_report
 
     predictions = load_predictions(path)
     feature_breakdown(
@@ -106,8 +105,7 @@ def bench_library(path: Path, changes: int) -> dict[str, float]:
 
 def expected_rows(path: Path) -> list[str]:
     from mlqa_debug import load_predictions
-    from mlqa_debug.slicing.slices import parse_slice
-    from mlqa_debug.stats.report import slice_mask
+    from mlqa_debug.slicing import parse_slice, slice_mask
 
     predictions = load_predictions(path)
     return [f"{int(slice_mask(predictions, parse_slice(t)).sum()):,}" for t in SLICES]

@@ -70,6 +70,20 @@ class SliceError(MlqaError, ValueError):
         super().__init__(message)
 
 
+class ParameterError(MlqaError, ValueError):
+    """An analysis option out of range, or one the dataset's task does not support.
+
+    Not a slice problem: ``alpha`` outside (0, 1], a threshold on a multiclass task,
+    a confusion pair that names no two classes. ``name`` is the parameter at fault,
+    ``value`` what arrived (``None`` when the problem is the dataset, not a value).
+    """
+
+    def __init__(self, message: str, *, name: str | None = None, value: Any = None) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(message)
+
+
 class WorkspaceError(MlqaError, ValueError):
     """An unknown or invalid dataset name, or a workspace that cannot be used."""
 

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import cases as ui
-from mlqa_debug.ui import state
+from mlqa_debug.ui.context import open_page
 
-predictions = state.require_dataset("Cases")
-dataset = st.query_params.get(state.DS_PARAM, "")
+ctx = open_page("cases", options=ui.case_options, slice_box=False, heading="Regression cases")
+predictions, dataset = ctx.predictions, ctx.name
 try:
     store = ui.cases_store()
     listing = store.load()
@@ -16,7 +16,6 @@ except MlqaError as e:
     st.error(f"The case library cannot be opened: {e}")
     st.stop()
 
-st.title("Regression cases")
 st.caption(
     f"Library {ui.md(store.directory)} · checked against **{dataset}** "
     f"({predictions.n_samples:,} rows, fingerprint `{predictions.short_fingerprint}`)"
@@ -51,15 +50,13 @@ if run_clicked or (report is None and ui.should_auto_run(predictions, listing)):
     report = ui.run_all(predictions, listing, slot=progress_slot)
 ui.status_counts(report, len(listing.cases))
 
-state.seed_from_url(ui.STATUS_PARAM, ui.parse_status)
 left, right = st.columns([3, 2], vertical_alignment="bottom")
 counts = {k: (report.count(k) if report else 0) for k in lib.STATUSES}
 left.segmented_control(
     "Status",
     list(ui.FILTERS),
     format_func=lambda k: ui.FILTERS[k] + (f" ({counts[k]})" if k in counts and report else ""),
-    key=ui.STATUS_PARAM,
-    on_change=ui.on_status,
+    **ctx.bind(ui.STATUS_PARAM),
 )
 search = right.text_input("Search", key="case_search", placeholder="name or slice contains…")
 
@@ -82,19 +79,17 @@ st.caption(
 st.divider()
 ids = [c.id for c in listing.cases]
 names = {c.id: c.name for c in listing.cases}
-chosen = state.seed_from_url(ui.CASE_PARAM, ui.parse_case)
-raw = state.query_param(ui.CASE_PARAM)
-if raw is not None and chosen not in ids:
-    st.error(f"The link names a case that is not in this library ({ui.md(repr(raw[:40]))}).")
-    st.session_state[ui.CASE_PARAM] = None
+chosen = ctx.options[ui.CASE_PARAM]
+if chosen is not None and chosen not in ids:
+    st.error(f"The link names a case that is not in this library ({ui.md(repr(chosen[:40]))}).")
+    ctx.set(ui.CASE_PARAM, None)
 st.selectbox(
     "Case",
     ids,
     index=None,
     format_func=lambda i: names.get(i, i),
-    key=ui.CASE_PARAM,
-    on_change=ui.on_pick,
     placeholder="Choose a case to open it",
+    **ctx.bind(ui.CASE_PARAM),
 )
 case_id = st.session_state.get(ui.CASE_PARAM)
 if case_id in ids:

@@ -4,11 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-from mlqa_debug.analyses.confusion import compute as cf
-from mlqa_debug.analyses.confusion import figures as plots
-from mlqa_debug.errors import SliceError
-from mlqa_debug.stats.report import slice_mask
-from mlqa_debug.ui import slice_state, state
+from mlqa_debug.analyses import confusion as cf
+from mlqa_debug.analyses import confusion as plots
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.confusion import (
     COMPARES,
@@ -16,56 +13,35 @@ from mlqa_debug.ui.confusion import (
     NORM_LABELS,
     NORMS,
     cell_clicked,
+    confusion_options,
     examples_block,
+    many_classes,
     regression_view,
     row_picked,
-    url_value,
     url_widget,
 )
+from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
-predictions = state.require_dataset("Confusion")
-current = slice_state.current_slice(predictions)
+ctx = open_page("confusion", options=confusion_options)
+predictions, current, mask, dataset = ctx.predictions, ctx.slice, ctx.mask, ctx.name
 schema = predictions.schema
-dataset = st.query_params.get("ds", "")
 
-st.title("Confusion")
-slice_state.slice_text_box()
-try:
-    mask = slice_mask(predictions, current)
-except SliceError as e:
-    st.error(str(e))
-    st.stop()
 if current.predicates:
     open_slice_link(dataset, current, label="Open this slice on the Slices page")
     if not mask.any():
         st.warning("No rows match this slice.")
 
 if not schema.is_classification:
-    regression_view(predictions, current, mask)
+    regression_view(ctx)
     st.stop()
 
 classes = schema.classes
-state.seed_from_url("norm", lambda raw: raw if raw in NORMS else "counts")
-state.seed_from_url("compare", lambda raw: raw if raw in COMPARES else "side")
-state.seed_from_url("top", lambda raw: min(cf.parse_top(raw), len(classes)))
-raw_pair = state.query_param("pair")
-try:
-    url_pair = cf.format_pair(classes, cf.parse_pair(raw_pair, classes)) if raw_pair else None
-except SliceError as e:
-    st.error(f"The pair in this link cannot be used — {e}.")
-    url_pair = None
-state.seed_from_url("pair", lambda raw: url_pair)
-
 scores = cf.positive_scores(predictions)
 threshold, y_pred, at = None, None, ""
 if scores is not None:
-    raw_thr = state.query_param("thr")
-    if raw_thr is not None and cf.parse_threshold(raw_thr) is None:
-        st.error(f"The threshold {raw_thr[:40]!r} in this link is not a number in [0, 1].")
-    state.seed_from_url("thr", cf.threshold_from_url)
     label = f"Threshold: predict {schema.positive} when P[{schema.positive}] is at least"
-    threshold = url_widget(st.slider, label, "thr", min_value=0.0, max_value=1.0, step=0.01)
+    threshold = url_widget(ctx, st.slider, label, "thr", min_value=0.0, max_value=1.0, step=0.01)
     y_pred, at = cf.binary_predictions(predictions, threshold=threshold), f" at {threshold:.2f}"
 overall = cf.class_confusion(predictions, y_pred=y_pred)
 in_slice = cf.class_confusion(predictions, mask, y_pred=y_pred)
@@ -80,18 +56,19 @@ top[2].metric(f"Overall error rate{at}", f"{overall.error_rate:.1%}")
 top[3].metric("Classes", f"{len(classes)}")
 
 c1, c2, c3 = st.columns([2, 2, 1])
-norm = url_widget(c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
+norm = url_widget(ctx, c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
                   format_func=NORM_LABELS.get)  # fmt: skip
 compare = st.session_state["compare"]
 if current.predicates:
-    url_widget(c2.radio, "Compare the slice", "compare", options=list(COMPARES), horizontal=True,
-               format_func=COMPARES.get)  # fmt: skip
-many = len(classes) > cf.DEFAULT_MAX_CLASSES + 1  # else "other" would hide a class for nothing
+    url_widget(ctx, c2.radio, "Compare the slice", "compare", options=list(COMPARES),
+               horizontal=True, format_func=COMPARES.get)  # fmt: skip
+many = many_classes(predictions)
 if many:
     help_ = "Classes of the most confused pairs; the rest fold into 'other'."
     url_widget(
-        c3.number_input, "Classes shown", "top", min_value=2, max_value=len(classes), help=help_
-    )
+        ctx, c3.number_input, "Classes shown", "top", min_value=2, max_value=len(classes),
+        help=help_,
+    )  # fmt: skip
 n_shown = int(st.session_state["top"]) if many else len(classes)
 shown, shown_overall = cf.fold_top(in_slice, overall, n=n_shown)
 pair_token = st.session_state.get("pair")
@@ -153,6 +130,7 @@ st.subheader("Examples")
 options = [None, *tokens] + ([pair_token] if pair_token and pair_token not in tokens else [])
 arrow = partial(cf.pair_text, classes)
 url_widget(
+    ctx,
     st.selectbox,
     "Pair (true → predicted)",
     "pair",
@@ -177,9 +155,4 @@ else:
         note = "the score column cannot be used in slices, so that slice uses the prediction"
         st.caption(f"At threshold {threshold:.2f} {note} column (the model's threshold).")
     examples_block(predictions, rows, threshold)
-in_use = {"norm": True, "compare": True, "top": many, "thr": threshold is not None, "pair": True}
-for key, used in in_use.items():  # the URL holds the view in canonical form
-    value = url_value(key) if used else None
-    if st.query_params.get(key) != value:
-        state.write_to_url(key, value)
-copy_link("confusion", state.current_params())
+copy_link(ctx.link())

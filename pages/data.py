@@ -6,20 +6,18 @@ import streamlit as st
 from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import state, widgets
+from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.models import attach_model_form
 
-predictions = state.setup_page("Data", need_dataset=False)
-ws = state.get_workspace()
-
-st.title("Data")
+ctx = open_page("data", dataset="optional", slice_box=False)
+ws = ctx.workspace
 widgets.upload_form(ws)
 
-if predictions is None:
+if ctx.dataset is None:
     st.info("Choose a dataset in the sidebar, or add one above.")
     st.stop()
 
-name = st.query_params.get(state.DS_PARAM, "")
-entry = ws.entry(name)
+predictions, name, entry = ctx.predictions, ctx.name, ctx.entry
 st.subheader(f"{name} — {entry.description or entry.source or predictions.source}")
 widgets.summary_metrics(predictions)
 
@@ -34,10 +32,7 @@ with left:
     )
 with right:
     st.markdown("**Validation report**")
-    for line in predictions.checks():
-        st.markdown(f":green[✓] {line}")
-    for warning in predictions.warnings:
-        st.warning(warning)
+    widgets.check_report(predictions, name)
     st.caption(f"Fingerprint `{predictions.fingerprint}` · file `{predictions.source}`")
 
 st.markdown("**Overall metrics**")

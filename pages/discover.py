@@ -6,21 +6,19 @@ from mlqa_debug.analyses.discovery import figures as plots_discovery
 from mlqa_debug.analyses.discovery.service import default_features
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
-from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.widgets import copy_link
 
-predictions = state.require_dataset("Discover")
-current = slice_state.current_slice(predictions)
-dataset = st.query_params.get(state.DS_PARAM, "")
+ctx = open_page("discover", options=ui.discover_options, slice_box=False)
+predictions, dataset = ctx.predictions, ctx.name
 features = list(default_features(predictions))
 
-st.title("Discover")
 st.caption(
     "SliceLine (Sagadeeva & Boehm, 2021) ranks conjunctions of feature values by "
     "score = α·(slice error / mean error − 1) − (1 − α)·(rows / slice rows − 1): "
     "high α favours high error, low α favours large slices. The search is exact."
 )
-params = ui.params_form(predictions, current, features)
+params = ui.params_form(ctx, features)
 
 try:
     with st.spinner("Searching slices…", show_time=True):
@@ -54,15 +52,7 @@ else:
     )
     ui.selected_slice_actions(predictions, result, dataset, key="tradeoff")
 
-copy_link(
-    "discover",
-    {
-        **ui.url_params(params),
-        "ds": dataset,
-        "fp": predictions.short_fingerprint,
-        "slice": current.text,
-    },
-)
+copy_link(ctx.link())
 
 st.divider()
 st.subheader("Error tree")

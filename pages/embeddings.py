@@ -1,18 +1,21 @@
 """Embeddings page: a 2-D map of the examples; select a region to see what it has in common."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
-from mlqa_debug.analyses.confusion import compute as confusion
-from mlqa_debug.analyses.embeddings import compute as emb
-from mlqa_debug.analyses.embeddings.figures import embedding_map
+from mlqa_debug.analyses import confusion
+from mlqa_debug.analyses import embeddings as emb
+from mlqa_debug.analyses.embeddings import embedding_map
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data import images as images
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.slicing.slices import EMPTY
-from mlqa_debug.stats.report import difference_text, report_frame, slice_mask
-from mlqa_debug.ui import slice_state, state
+from mlqa_debug.slicing import EMPTY
+from mlqa_debug.stats import difference_text, report_frame
 from mlqa_debug.ui.cases import save_case_form
+from mlqa_debug.ui.context import PageContext, open_page
+from mlqa_debug.ui.options import ViewOption, choice, flag
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
 NAMES = {"umap": "UMAP", "pca": "PCA", "given": "Given (proj_x, proj_y)", "abs_error": "|residual|"}
@@ -24,56 +27,40 @@ STRENGTH = st.column_config.ProgressColumn(
 FEATURES = {"strength": STRENGTH, "in selection": PERCENT, "in the rest": PERCENT}
 CLUSTERS = {"error rate": PERCENT, "lift": st.column_config.NumberColumn(format="%.2fx")}
 
-predictions = state.require_dataset("Embeddings")
-current = slice_state.current_slice(predictions)
-dataset = st.query_params.get(state.DS_PARAM, "")
-
 
 def name(value: str) -> str:
     return NAMES.get(value, value)
 
 
-def url_option(key: str, allowed: tuple[str, ...], what: str) -> str:
-    """A view option seeded from ``?key=`` once; an unknown value falls back with a message."""
-    raw = state.query_param(key)
-    value = state.seed_from_url(key, lambda r: r if r in allowed else allowed[0])
-    if value not in allowed:
-        value = st.session_state[key] = allowed[0]
-    if raw is not None and raw not in allowed:
-        st.warning(f"The link asks for {what} {raw[:40]!r}, not offered here: {name(value)} shown.")
-        state.write_to_url(key, value)  # the link this page offers is a valid one
-    return value
-
-
-def to_url(key: str) -> None:
-    value = st.session_state[key]
-    state.write_to_url(key, ("1" if value else None) if isinstance(value, bool) else value)
+def view_options(ctx: PageContext) -> list[ViewOption[Any]]:
+    """The map, the colouring (its choices depend on the slice) and the cluster switch."""
+    has_slice = bool(ctx.slice.predicates)
+    colors = emb.color_choices(ctx.predictions, has_slice=has_slice, has_clusters=True)
+    return [
+        choice("proj", emb.method_choices(ctx.predictions), what="the map", keep_default=True),
+        choice("color", colors, what="the colouring", keep_default=True),
+        flag("clusters", what="error clusters"),
+    ]
 
 
 def focus(source: str) -> None:
     st.session_state["emb_focus"] = source
 
 
-st.title("Embeddings")
-slice_state.slice_text_box()
+ctx = open_page("embeddings", options=view_options)
+predictions, current, dataset = ctx.predictions, ctx.slice, ctx.name
+in_slice = ctx.mask if current.predicates else None
 try:
-    in_slice = slice_mask(predictions, current) if current.predicates else None
-    cache = DiskCache(state.get_workspace().cache_dir("embeddings"))
-except (MlqaError, OSError) as e:
+    cache = DiskCache(ctx.workspace.cache_dir("embeddings"))
+except OSError as e:
     st.error(str(e))
     st.stop()
 
-methods = emb.method_choices(predictions)
-colors = emb.color_choices(predictions, has_slice=in_slice is not None, has_clusters=True)
-method = url_option("proj", methods, "the map")
-color = url_option("color", colors, "the colouring")
-state.seed_from_url("clusters", lambda raw: raw == "1")
+method, color = ctx.options["proj"], ctx.options["color"]
 c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-c1.radio(
-    "Map", methods, key="proj", format_func=name, horizontal=True, on_change=to_url, args=["proj"]
-)
-c2.selectbox("Colour by", colors, key="color", format_func=name, on_change=to_url, args=["color"])
-show_clusters = c3.toggle("Error clusters", key="clusters", on_change=to_url, args=["clusters"])
+c1.radio("Map", ctx.option("proj").choices, format_func=name, horizontal=True, **ctx.bind("proj"))
+c2.selectbox("Colour by", ctx.option("color").choices, format_func=name, **ctx.bind("color"))
+show_clusters = c3.toggle("Error clusters", **ctx.bind("clusters"))
 
 jobs, job = emb.projection_jobs(), None
 try:
@@ -155,13 +142,12 @@ if clusters is not None and show_clusters:
             selected, region = clusters.members(chosen, points.positions), clusters.mask(chosen)
             title = f"Cluster {chosen.name}: {chosen.size:,} rows"
 
-link = {"ds": dataset, "fp": predictions.short_fingerprint, "slice": current.text, "proj": method,
-        "color": color, "clusters": "1" if show_clusters else None}  # fmt: skip
+link = ctx.link()
 if not len(selected):
     st.info(
         "Select points on the map to see their metrics, what sets them apart and a slice for them."
     )
-    copy_link("embeddings", link)
+    copy_link(link)
     st.stop()
 
 base = EMPTY if color == "slice" else current
@@ -209,4 +195,4 @@ with st.expander("All metrics: selection, all other rows, overall"):
         columns={"slice": "selection", "rest": "all other rows"}
     )
     st.dataframe(table, height=36 * len(table) + 38)
-copy_link("embeddings", link)
+copy_link(link)

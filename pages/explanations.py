@@ -2,36 +2,25 @@
 
 import streamlit as st
 
-from mlqa_debug.analyses.examples.compute import examples_page
-from mlqa_debug.analyses.explain import compute as ex
+from mlqa_debug.analyses import explain as ex
+from mlqa_debug.analyses.examples import examples_page
 from mlqa_debug.analyses.explain import figures as plots
-from mlqa_debug.errors import MlqaError
-from mlqa_debug.stats.report import slice_mask
-from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.builder import predicate_chips
 from mlqa_debug.ui.cases import save_case_form
+from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.models import (
     EXAMPLE_KEY,
+    explain_options,
     explain_with_progress,
-    option_to_url,
     pick_example,
     registered_model,
-    url_option,
 )
 from mlqa_debug.ui.widgets import copy_link
 
-predictions = state.require_dataset("Explanations")
-current = slice_state.current_slice(predictions)
-ws, name = state.get_workspace(), st.query_params.get(state.DS_PARAM, "")
+ctx = open_page("explanations", options=explain_options)
+predictions, current, mask, ws, name = ctx.predictions, ctx.slice, ctx.mask, ctx.workspace, ctx.name
 schema = predictions.schema
-st.title("Explanations")
-slice_state.slice_text_box()
 predicate_chips(current)
-try:
-    mask = slice_mask(predictions, current)
-except MlqaError as e:
-    st.error(str(e))
-    st.stop()
 
 model, model_problem = registered_model(ws, name)
 sources = ex.available_sources(predictions, has_model=model is not None)
@@ -45,49 +34,33 @@ if not sources:
     )
     st.stop()
 
-source = url_option("source", list(sources), sources[0])
-targets = ex.target_options(predictions, source)
-target = url_option("target", targets, targets[0])
-row_choices = [str(r) for r in ex.ROW_CHOICES]
-max_rows = int(url_option("rows", row_choices, str(ex.DEFAULT_MAX_ROWS)))
-state.seed_from_url(EXAMPLE_KEY, lambda raw: raw or "")
+source, target = ctx.options["source"], ctx.options["target"]
+max_rows = int(ctx.options["rows"])
 controls = st.columns([2, 2, 2, 3])
 if len(sources) > 1:
     names = {"model": "from the model", "precomputed": "shap_ columns"}
     controls[0].radio(
-        "Attributions",
-        sources,
-        key="source",
-        format_func=names.get,
-        on_change=option_to_url,
-        args=("source",),
-        horizontal=True,
+        "Attributions", sources, format_func=names.get, horizontal=True, **ctx.bind("source")
     )
 if schema.is_classification:
     controls[1].selectbox(
         "Explain",
-        targets,
-        key="target",
-        on_change=option_to_url,
-        args=("target",),
+        ctx.option("target").choices,
+        **ctx.bind("target"),
         help="Which class's score the attributions explain.",
         format_func=lambda t: "predicted class" if t == ex.PREDICTED else f"class {t}",
     )
 if source == "model":
     controls[2].selectbox(
         "Rows to explain",
-        row_choices,
-        key="rows",
-        on_change=option_to_url,
-        args=("rows",),
+        ctx.option("rows").choices,
+        **ctx.bind("rows"),
         format_func=lambda r: f"up to {int(r):,}",
         help="The slice, plus a reference sample of the rest.",
     )
 controls[3].text_input(
     "Example id",
-    key=EXAMPLE_KEY,
-    on_change=option_to_url,
-    args=(EXAMPLE_KEY,),
+    **ctx.bind(EXAMPLE_KEY),
     placeholder="pick an error below, or paste an id",
 )
 example = st.session_state[EXAMPLE_KEY]
@@ -146,25 +119,22 @@ else:
 
 st.subheader("Summary and dependence")
 features = ex.top_features(importance)
-colour = url_option("colour", ["error", "value"], "error")
-feature = url_option("feature", list(att.features), features[0])
+colour, feature = ctx.options["colour"], ctx.options["feature"]
+if feature not in att.features:
+    if feature:
+        ctx.correct("feature", features[0], reason="not an explained feature")
+    else:
+        ctx.set("feature", features[0])
+    feature = features[0]
 c1, c2 = st.columns(2)
 c1.radio(
     "Colour by",
     ["error", "value"],
-    key="colour",
     horizontal=True,
-    on_change=option_to_url,
-    args=("colour",),
     format_func={"error": "error", "value": "feature value"}.get,
+    **ctx.bind("colour"),
 )
-c2.selectbox(
-    "Dependence plot for",
-    list(att.features),
-    key="feature",
-    on_change=option_to_url,
-    args=("feature",),
-)
+c2.selectbox("Dependence plot for", list(att.features), **ctx.bind("feature"))
 swarm = ex.beeswarm_frame(att, predictions, features=features, rows_mask=in_slice)
 c1.plotly_chart(plots.beeswarm(swarm, features=features, colour=colour), key="beeswarm")
 dep = ex.dependence_frame(att, predictions, feature, rows_mask=in_slice)
@@ -213,6 +183,6 @@ else:
     elif neighbours is None:
         st.caption("No embedding columns (emb_*), so no nearest correct neighbours to compare.")
 
-copy_link("explanations", {k: st.query_params.get(k) for k in st.query_params})
+copy_link(ctx.link())
 if current.predicates:
     save_case_form(predictions, slice=current, source_page="explanations", key="explain_case")

@@ -2,31 +2,24 @@
 
 import streamlit as st
 
-from mlqa_debug.analyses.breakdown import figures as plots
-from mlqa_debug.analyses.breakdown.compute import feature_breakdown
-from mlqa_debug.analyses.examples.compute import ERRORS_FIRST, examples_page, sort_options
-from mlqa_debug.errors import SliceError
-from mlqa_debug.stats.report import difference_text, evaluate_slice, report_frame
-from mlqa_debug.ui import slice_state, state
+from mlqa_debug.analyses.breakdown import feature_breakdown
+from mlqa_debug.analyses.examples import ERRORS_FIRST, examples_page, sort_options
+from mlqa_debug.stats import difference_text, report_frame, slice_report
+from mlqa_debug.stats import figures as plots
+from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form
+from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.widgets import copy_link
 
-predictions = state.require_dataset("Slices")
-current = slice_state.current_slice(predictions)
+ctx = open_page("slices")
+predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
 
-st.title("Slices")
-slice_state.slice_text_box()
 with st.expander("Add a filter", expanded=not current.predicates):
     slice_builder(predictions)
 predicate_chips(current)
 
-try:
-    evaluation = evaluate_slice(predictions, current)
-except SliceError as e:
-    st.error(str(e))
-    st.stop()
-report = evaluation.report
+report = slice_report(predictions.metric_data, mask)
 
 top = st.columns(4)
 top[0].metric(
@@ -39,7 +32,9 @@ top[0].metric(
 top[1].metric(
     "Slice error rate",
     f"{report.slice.error_rate.value:.1%}" if report.slice.n else "–",
-    f"{report.difference.error_rate_diff.value * 100:+.1f} pts vs rest" if report.slice.n else None,
+    f"{report.difference.error_rate_diff.value * 100:+.1f} pts vs rest"
+    if report.slice.n and report.rest.n
+    else None,
     delta_color="inverse",
 )
 top[2].metric("Rest error rate", f"{report.rest.error_rate.value:.1%}" if report.rest.n else "–")
@@ -53,16 +48,11 @@ with left:
 with right:
     st.plotly_chart(plots.error_rate_bars(report), key="rates", config={"displayModeBar": False})
 
-view_params = {
-    "ds": st.query_params.get("ds"),
-    "fp": predictions.short_fingerprint,
-    "slice": current.text,
-}
-copy_link("slices", view_params)
+copy_link(ctx.link())
 save_case_form(predictions, slice=current, source_page="slices", key="slices_case")
 
 st.subheader("Where the slice departs from the overall error rate")
-breakdown = feature_breakdown(predictions, evaluation.mask)
+breakdown = feature_breakdown(predictions, mask)
 if breakdown.empty:
     st.info("No feature values inside this slice.")
 else:
@@ -90,10 +80,10 @@ options = sort_options(predictions)
 sort_by = c1.selectbox("Order by", options, index=options.index(ERRORS_FIRST), key="ex_sort")
 descending = c2.toggle("Descending", value=True, key="ex_desc")
 n_pages = max(1, -(-report.slice.n // 50))
-page = c3.number_input(f"Page (of {n_pages:,})", 1, n_pages, 1, key="ex_page") - 1
-examples = examples_page(
-    predictions, evaluation.mask, sort_by=sort_by, descending=descending, page=page
-)
+if st.session_state.get("_ex_slice") != current.id or st.session_state.get("ex_page", 1) > n_pages:
+    st.session_state["_ex_slice"], st.session_state["ex_page"] = current.id, 1  # a new slice
+page = c3.number_input(f"Page (of {n_pages:,})", 1, n_pages, key="ex_page") - 1
+examples = examples_page(predictions, mask, sort_by=sort_by, descending=descending, page=page)
 st.dataframe(examples.frame, width="stretch", height=400)
 st.caption(
     f"Rows {examples.start + 1:,}–{examples.start + len(examples.frame):,} of {examples.total:,}"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlqa_debug import load_predictions
-from mlqa_debug.analyses.breakdown.compute import breakdown_index, feature_breakdown
+from mlqa_debug.analyses.breakdown import breakdown_index, feature_breakdown
 from mlqa_debug.data.predictions import Predictions
 
 

@@ -22,12 +22,13 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics as skm
 
+from mlqa_debug import cases as lib
 from mlqa_debug import files
-from mlqa_debug.cases import core as lib
+from mlqa_debug.cases import store as case_store
 from mlqa_debug.data.predictions import Predictions, load_predictions
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError
-from mlqa_debug.slicing.slices import Predicate, Slice, parse_slice
+from mlqa_debug.slicing import Predicate, Slice, parse_slice
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -529,7 +530,7 @@ def test_default_thresholds_by_metric(loans: Predictions, diabetes: Predictions)
 
 
 @given(value=st.floats(1e-6, 1e6), op=st.sampled_from(["<=", ">="]))
-def test_round_outward_never_tightens(value: float, op: lib.Op) -> None:
+def test_round_outward_never_tightens(value: float, op: lib.Direction) -> None:
     rounded = lib.round_outward(value, op)
     assert lib.passes(value, op, rounded)
     assert abs(rounded - value) <= abs(value) * 1.001e-3
@@ -759,7 +760,7 @@ def test_file_system_errors_become_case_errors(
     def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lib, "write_atomic", full_disk)
+    monkeypatch.setattr(case_store, "write_atomic", full_disk)  # where the store writes
     with pytest.raises(CaseError, match=r"cannot be written: .*No space left"):
         store.save(slice_case(loans, "age < 25"))
     assert store.load().cases == ()

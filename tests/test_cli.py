@@ -1,18 +1,26 @@
-"""The ``mlqa-debug`` command: validate, add, list, help, exit codes."""
+"""The ``mlqa-debug`` command: validate, add, list, help, version, exit codes, closed pipes."""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.metadata
 import json
+import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa_debug.cli.main import EXIT_BAD_INPUT, EXIT_OK, app_dir, build_parser, main
+import mlqa_debug
+from mlqa_debug.cli import data as cli_data
+from mlqa_debug.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_OK
+from mlqa_debug.cli.data import app_dir
+from mlqa_debug.cli.main import build_parser, main
 from mlqa_debug.data.workspace import Workspace
 from tests.conftest import FEATURE_TYPES, NUMERIC_NAME, WriteTable
 
@@ -311,7 +319,16 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
-    assert capsys.readouterr().out.strip() == "mlqa-debug 0.1.0"
+    assert capsys.readouterr().out.strip() == f"mlqa-debug {mlqa_debug.__version__}"
+
+
+def test_the_version_has_one_source() -> None:
+    """pyproject reads it from ``mlqa_debug/__init__.py``; the installed metadata agrees."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "mlqa_debug/__init__.py"
+    assert importlib.metadata.version("mlqa-debug") == mlqa_debug.__version__
 
 
 def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -350,3 +367,126 @@ def test_console_script_bad_input_exit_code(tmp_path: Path) -> None:
         result.stderr.strip()
         == "error: empty.csv: the file is empty; expected a header row and data rows"
     )
+
+
+def test_console_script_version() -> None:
+    result = subprocess.run(
+        [str(CONSOLE_SCRIPT), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.strip() == f"mlqa-debug {mlqa_debug.__version__}"
+
+
+# --- the package: one module per command group, no import loop -------------------------
+
+CLI_DIR = REPO / "mlqa_debug" / "cli"
+
+
+def cli_imports() -> dict[str, set[str]]:
+    """Each ``mlqa_debug.cli`` module and the cli modules it imports, at the top or in a body."""
+    edges: dict[str, set[str]] = {}
+    for path in sorted(CLI_DIR.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "mlqa_debug.cli":
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                found.add(node.module or "")
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        prefix = "mlqa_debug.cli."
+        edges[path.stem] = {m.removeprefix(prefix) for m in found if m.startswith(prefix)} | {
+            m for m in found if "." not in m and (CLI_DIR / f"{m}.py").is_file()
+        }
+    return edges
+
+
+def test_cli_modules_import_each_other_without_a_loop() -> None:
+    """common imports no cli module; each group only common; main the groups; nothing main."""
+    edges = cli_imports()
+    groups = {"data", "slices", "cases", "embed", "explain"}
+    assert groups | {"common", "main", "__init__", "__main__"} == set(edges)
+    assert edges["common"] == set()
+    assert {name: edges[name] for name in groups} == {name: {"common"} for name in groups}
+    assert edges["main"] == groups | {"common"}
+    assert {name for name, targets in edges.items() if "main" in targets} == {
+        "__init__",
+        "__main__",
+    }
+
+
+def test_every_command_group_is_in_the_parser() -> None:
+    assert set(subcommands()) == {
+        "app", "add", "list", "validate", "slice", "discover", "embed",
+        "case", "check", "export", "explain", "attach-model",
+    }  # fmt: skip
+
+
+# --- a reader that goes away (mlqa-debug ... | head) ------------------------------------
+
+
+def test_a_broken_pipe_exits_quietly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workspace: Workspace
+) -> None:
+    """A handler whose reader went away: exit 141 (128 + SIGPIPE), nothing on stderr."""
+
+    def closed(args: argparse.Namespace) -> int:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(cli_data, "cmd_list", closed)
+    assert run(capsys, "list") == (EXIT_BROKEN_PIPE, "", "")
+
+
+@pytest.fixture
+def one_case(tmp_path: Path, workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> Path:
+    cases = tmp_path / "cases"
+    argv = ["case", "add", "loans", "--cases", str(cases), "--name", "gig"]
+    assert run(capsys, *argv, "--where", "employment == 'gig'")[0] == EXIT_OK
+    return cases
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["slice", "loans", "--where", "employment == 'gig'", "--json"],
+        ["slice", "loans", "--where", ""],
+        ["list"],
+        ["discover", "loans", "--json", "--k", "50"],
+        ["check", "loans_v2", "--cases", "{cases}"],
+        ["--help"],
+    ],
+    ids=["slice --json", "slice", "list", "discover --json", "check", "help"],
+)
+def test_a_closed_stdout_ends_without_a_traceback(one_case: Path, argv: list[str]) -> None:
+    """The reader closes before the command writes, so every write fails with EPIPE.
+
+    Block-buffered stdout, as users get it: a short output fails only at the last flush.
+    """
+    command = [sys.executable, "-m", "mlqa_debug.cli", *(a.format(cases=one_case) for a in argv)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == EXIT_BROKEN_PIPE, err
+    assert err == ""
+
+
+def test_a_shell_pipe_into_head_is_quiet(tmp_path: Path) -> None:
+    """``validate --json`` of a wide table prints more than a pipe holds; ``head`` leaves early."""
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(20, 2000)), columns=[f"f{i}" for i in range(2000)])
+    path = tmp_path / "wide.csv"
+    wide.assign(label=[0, 1] * 10, prediction=[1, 1] * 10).to_csv(path, index=False)
+    result = subprocess.run(
+        f"set -o pipefail; '{CONSOLE_SCRIPT}' validate '{path}' --json | head -c 10",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (141, '{\n  "sourc', "")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.cli.cases import add_commands, format_table
 from mlqa_debug.errors import MlqaError
 

@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from mlqa_debug.analyses.discovery.sliceline import FoundSlice, find_slices, resolve_min_support
 from mlqa_debug.analyses.discovery.tree import fit_error_tree
 from mlqa_debug.errors import SchemaError
-from mlqa_debug.slicing.encoding import encode_features
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.slicing import encode_features, parse_slice
 
 Items = tuple[tuple[int, int], ...]
 Top = list[tuple[Items, float]]

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from mlqa_debug.analyses.discovery.service import (
+    DEFAULT_PARAMS,
+    ERROR_MEASURES,
     DiscoveryParams,
     default_features,
     discover_slices,
@@ -16,11 +18,12 @@ from mlqa_debug.analyses.discovery.service import (
     grow_error_tree,
 )
 from mlqa_debug.cache import DiskCache
-from mlqa_debug.cli.main import main
+from mlqa_debug.cli import slices as cli_slices
+from mlqa_debug.cli.main import build_parser, main
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.errors import SliceError
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.errors import ParameterError
+from mlqa_debug.slicing import parse_slice
 
 
 def test_results_are_exact_slices(loans: Predictions) -> None:
@@ -76,7 +79,7 @@ def test_cache_returns_the_same_result(loans: Predictions, tmp_path: Path) -> No
     ],
 )
 def test_bad_parameters(kwargs: dict, message: str) -> None:
-    with pytest.raises(SliceError, match=message):
+    with pytest.raises(ParameterError, match=message):
         DiscoveryParams(**kwargs)
 
 
@@ -84,7 +87,7 @@ def test_measures_fit_the_task(sample_workspace: Workspace, loans: Predictions) 
     diabetes = sample_workspace.load("diabetes")
     np.testing.assert_allclose(error_vector(diabetes, "abs_error"), np.abs(diabetes.residual))
     assert error_vector(loans, "log_loss").min() >= 0
-    with pytest.raises(SliceError, match="regression"):
+    with pytest.raises(ParameterError, match="regression"):
         error_vector(loans, "abs_error")
     assert discover_slices(diabetes, DiscoveryParams(measure="abs_error", min_support=20)).slices
 
@@ -130,3 +133,36 @@ def test_cli_discover(capsys: pytest.CaptureFixture[str], sample_workspace: Work
         main(["discover", "loans", "--workspace", str(sample_workspace.root), "--alpha", "2"]) == 2
     )
     assert "alpha" in capsys.readouterr().err
+
+
+def test_cli_discover_defaults_are_the_services() -> None:
+    args = build_parser().parse_args(["discover", "loans"])
+    assert DEFAULT_PARAMS == DiscoveryParams()
+    assert cli_slices.discovery_params(args) == DEFAULT_PARAMS
+    assert (args.alpha, args.k, args.max_level, args.min_support, args.bins, args.measure) == (
+        DEFAULT_PARAMS.alpha,
+        DEFAULT_PARAMS.k,
+        DEFAULT_PARAMS.max_level,
+        DEFAULT_PARAMS.min_support,
+        DEFAULT_PARAMS.n_bins,
+        DEFAULT_PARAMS.measure,
+    )
+
+
+def test_cli_discover_measures_are_the_services(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["discover", "loans", "--measure", "nope"])
+    assert f"choose from {', '.join(map(repr, ERROR_MEASURES))}" in capsys.readouterr().err
+
+
+def test_cli_discover_follows_a_changed_service_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parser reads the service's defaults when it is built; none are copied into the CLI."""
+    changed = DiscoveryParams(alpha=0.5, k=7, max_level=3, min_support=0.2, n_bins=9)
+    monkeypatch.setattr(cli_slices, "DEFAULT_PARAMS", changed)
+    args = build_parser().parse_args(["discover", "loans"])
+    assert cli_slices.discovery_params(args) == changed
+    with pytest.raises(SystemExit):
+        main(["discover", "--help"])
+    assert "(default 7)" in capsys.readouterr().out

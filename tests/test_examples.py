@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlqa_debug.analyses.examples.compute import ERRORS_FIRST, examples_page, sort_options
+from mlqa_debug.analyses.examples import ERRORS_FIRST, examples_page, sort_options
 from mlqa_debug.data.predictions import Predictions
 
 

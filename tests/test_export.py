@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.cases import export
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.slicing import parse_slice
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_data"
@@ -82,6 +82,12 @@ def test_junit_for_a_check(library: lib.CaseStore, loans_v2: Predictions) -> Non
     assert error is not None and "not valid JSON" in error.get("message", "")
     passed = cases["gig workers"]
     assert passed.find("failure") is None and "planted failure (a)" in passed.findtext("system-out")
+    # CI keys test history on classname + name: the package, as before the move into cases/
+    assert {c.get("classname") for c in cases.values()} == {
+        "mlqa_debug.cases.slice",
+        "mlqa_debug.cases.examples",
+        "mlqa_debug.cases.unreadable",
+    }
 
 
 def test_junit_empty_and_not_applicable(loans: Predictions, tmp_path: Path) -> None:
@@ -211,6 +217,14 @@ def test_export_writes_a_self_contained_folder(library: lib.CaseStore, tmp_path:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 top.add(node.module.split(".")[0])
         assert top <= ALLOWED_IMPORTS, top
+    module = ast.parse((out / export.MODULE_NAME).read_text())
+    from_package = {
+        (node.module, alias.name)
+        for node in ast.walk(module)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlqa_debug")
+        for alias in node.names
+    }  # the package's public names, never a module inside it
+    assert from_package == {("mlqa_debug", "cases"), ("mlqa_debug.errors", "MlqaError")}
     assert lib.CaseStore(out / "cases", create=False).load().cases == library.load().cases
 
 
@@ -240,6 +254,46 @@ def test_reexport_follows_the_library(loans: Predictions, tmp_path: Path) -> Non
     export.export_cases(store, out)  # our own files are replaced without --force
     assert [c.name for c in lib.CaseStore(out / "cases").load().cases] == ["old"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _fixtures(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("fails", ["new into place", "old back too"])
+def test_failed_final_rename_keeps_the_previous_export(
+    loans: Predictions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    store = lib.CaseStore(tmp_path / "lib")
+    first = store.save(make(loans, "age < 25", "young"))
+    out = tmp_path / "out"
+    export.export_cases(store, out)
+    before = _fixtures(out / "cases")
+    store.delete(first.id)
+    store.save(make(loans, "age >= 60", "old"))
+    rename = Path.rename
+
+    def failing_rename(self: Path, target: str | os.PathLike[str]) -> Path:
+        moving_new = self.name.startswith(".cases-new-")
+        moving_old_back = self.parent.name.startswith(".cases-old-")
+        if moving_new or (fails == "old back too" and moving_old_back):
+            raise OSError(5, "Input/output error")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(CaseError, match="Input/output error") as raised:
+        export.export_cases(store, out)
+    monkeypatch.undo()
+    leftovers = [p for p in out.iterdir() if p.name.startswith(".")]
+    if fails == "new into place":  # the previous cases are back at their path, nothing hidden
+        assert _fixtures(out / "cases") == before
+        assert leftovers == []
+    else:  # the previous cases cannot go back: kept aside, and the error says where
+        assert [p.name.startswith(".cases-old-") for p in leftovers] == [True]
+        assert _fixtures(leftovers[0] / "cases") == before
+        assert f"could not be moved back and are in {str(leftovers[0] / 'cases')!r}" in str(
+            raised.value
+        )
 
 
 def test_export_refuses_a_broken_or_empty_library(tmp_path: Path) -> None:

@@ -193,3 +193,41 @@ def test_checked_files_include_pages_and_app() -> None:
         "mlqa_debug/data/predictions.py",
         "mlqa_debug/ui/state.py",
     } <= names
+
+
+def test_ruff_bans_streamlit_in_the_library() -> None:
+    """The rule is configuration too: ruff's banned-api refuses streamlit outside the UI."""
+    probe = "import streamlit as st\n\nst.write(1)\n"
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "TID251"]
+
+    def check(path: str) -> subprocess.CompletedProcess[str]:
+        command = [*ruff, "--stdin-filename", path, "-"]
+        return subprocess.run(command, input=probe, capture_output=True, text=True, cwd=REPO)
+
+    library = check("mlqa_debug/analyses/probe.py")
+    assert library.returncode == 1 and "TID251" in library.stdout, library.stdout
+    assert check("mlqa_debug/ui/probe.py").returncode == 0
+    assert check("pages/probe.py").returncode == 0
+
+
+PAGES_DIR = REPO / "pages"
+
+
+@pytest.mark.parametrize("page", sorted(PAGES_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_pages_read_the_url_only_through_the_page_context(page: Path) -> None:
+    source = page.read_text()
+    assert "query_params" not in source
+    assert "open_page(" in source  # one call at the top sets the page up
+    assert not re.search(r"""["'](ds|vs|fp)["']""", source)  # parameter names live in ui.links
+
+
+def test_url_parameter_names_are_spelled_once() -> None:
+    """``"ds"`` and its siblings are written in mlqa_debug/ui/links.py only."""
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in source_files(PACKAGE / "ui")
+        if path.name != "links.py"
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"""["'](ds|vs|fp)["']""", line)
+    ]
+    assert found == []

@@ -523,7 +523,7 @@ def test_summary_is_json_safe(multiclass_frame: pd.DataFrame, write_table: Write
 def test_checks_describe_what_was_validated(
     binary_frame: pd.DataFrame, write_table: WriteTable
 ) -> None:
-    checks = load_predictions(write_table(binary_frame)).checks()
+    checks = [r.message for r in load_predictions(write_table(binary_frame)).checks()]
     assert "label column 'label': no missing values" in checks
     assert "id column 'id': present on every row and unique" in checks
     assert "score column 'score': numbers in [0, 1] (P[1])" in checks

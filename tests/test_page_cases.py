@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.slicing import parse_slice
 from mlqa_debug.ui import cases as case_ui
 
 REPO = Path(__file__).resolve().parents[1]
@@ -257,11 +257,11 @@ def test_cases_directory_from_the_environment(
 
 def selection_page(ids: list[str]) -> None:
     """A page with a selection of examples, as the Embeddings page has (ids of a lasso)."""
-    from mlqa_debug.ui import state
     from mlqa_debug.ui.cases import save_case_form
+    from mlqa_debug.ui.context import open_page
 
-    predictions = state.require_dataset("Selection")
-    save_case_form(predictions, ids=ids, source_page="embeddings", key="emb")
+    ctx = open_page("embeddings", slice_box=False)
+    save_case_form(ctx.predictions, ids=ids, source_page="embeddings", key="emb")
 
 
 def test_save_a_selection_as_an_example_set(workspace: Workspace) -> None:

@@ -14,9 +14,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug.analyses.embeddings import compute as emb
+from mlqa_debug.analyses import embeddings as emb
+from mlqa_debug.analyses.embeddings import jobs, umap_layout
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.workspace import Workspace
+from mlqa_debug.types import Progress
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "embeddings.py")
 
@@ -26,13 +28,13 @@ def release(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """UMAP stand-in that reports progress, then waits for the test (or its end) to release it."""
     gate = threading.Event()
 
-    def fit(matrix: np.ndarray, params: emb.ProjectionParams, progress: emb.Progress) -> np.ndarray:
+    def fit(matrix: np.ndarray, params: emb.ProjectionParams, progress: Progress) -> np.ndarray:
         progress("laying out the map", 0.5)
         gate.wait(30)
         return np.asarray(matrix[:, :2], dtype=np.float32) * 2
 
-    monkeypatch.setattr(emb, "_fit_umap", fit)
-    monkeypatch.setattr(emb, "_JOBS", emb.ProjectionJobs())  # no job leaks between tests
+    monkeypatch.setattr(umap_layout, "fit_umap", fit)
+    monkeypatch.setattr(jobs, "_JOBS", emb.ProjectionJobs())  # no job leaks between tests
     yield gate
     gate.set()
 
@@ -131,7 +133,7 @@ def test_a_failed_umap_says_why_and_offers_a_retry(app, monkeypatch: pytest.Monk
     def broken(*args: object) -> np.ndarray:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(emb, "_fit_umap", broken)
+    monkeypatch.setattr(umap_layout, "fit_umap", broken)
     app(ds="diabetes")
     wait_for_job()
     at = app(ds="diabetes")

@@ -1,6 +1,6 @@
 r"""Regression cases out of the dashboard: JUnit XML for CI, and a pytest module to drop in.
 
-:func:`junit_xml` turns a :class:`~mlqa_debug.cases.core.CheckReport` into the JUnit XML
+:func:`junit_xml` turns a :class:`~mlqa_debug.cases.check.CheckReport` into the JUnit XML
 that Jenkins and GitLab read: one ``<testcase>`` per case (``<failure>`` for a
 regression or an empty slice, with threshold, value, baseline and slice size in
 the message; ``<skipped>`` for a case that does not apply; ``<error>`` for a case
@@ -44,18 +44,11 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug import __version__
-from mlqa_debug.cases.core import (
-    Case,
-    CaseProblem,
-    CaseResult,
-    CaseStore,
-    CheckReport,
-    Status,
-    case_json,
-    format_value,
-    id_key,
-    passes,
-)
+from mlqa_debug.cases.check import CaseResult, CheckReport, Status
+from mlqa_debug.cases.conditions import format_value, passes
+from mlqa_debug.cases.model import Case, case_json
+from mlqa_debug.cases.store import CaseProblem, CaseStore
+from mlqa_debug.data.ids import id_key
 from mlqa_debug.errors import CaseError
 from mlqa_debug.files import file_mode, write_atomic
 
@@ -122,7 +115,7 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
     node = _element(
         suite,
         "testcase",
-        classname=f"mlqa_debug.cases.core.{result.case.kind}",
+        classname=f"mlqa_debug.cases.{result.case.kind}",
         name=result.case.name,
         time=f"{result.seconds:.3f}",
     )
@@ -142,7 +135,7 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
 
 def _problem_case(suite: ET.Element, problem: CaseProblem) -> None:
     node = _element(
-        suite, "testcase", classname="mlqa_debug.cases.core.unreadable", name=problem.file, time="0"
+        suite, "testcase", classname="mlqa_debug.cases.unreadable", name=problem.file, time="0"
     )
     message = f"case file {problem.file} cannot be read: {problem.message}"
     _element(node, "error", message, message=message, type="UnreadableCase")
@@ -356,6 +349,7 @@ def _replace_cases_folder(store: CaseStore, cases: Iterable[Case], target: Path)
     """Write the fixtures into a fresh folder, then swap it with ``target/cases``."""
     staging = Path(tempfile.mkdtemp(prefix=".cases-new-", dir=target))
     names: list[str] = []
+    final = target / CASES_FOLDER
     try:
         for case in cases:
             (staging / f"{case.id}.json").write_text(case_json(case), encoding="utf-8")
@@ -363,19 +357,48 @@ def _replace_cases_folder(store: CaseStore, cases: Iterable[Case], target: Path)
             if case.rows_file is not None:
                 shutil.copyfile(store.directory / case.rows_file, staging / case.rows_file)
                 names.append(case.rows_file)
-        final = target / CASES_FOLDER
-        old = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=".cases-old-", dir=target)) / CASES_FOLDER
-            final.rename(old)
         staging.chmod(file_mode(directory=True))
-        staging.rename(final)
-        if old is not None:
-            shutil.rmtree(old.parent, ignore_errors=True)
+        _swap_folder(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [final / name for name in names]
+
+
+def _swap_folder(staging: Path, final: Path) -> None:
+    """Rename ``staging`` to ``final``; a folder already at ``final`` is replaced.
+
+    The previous folder is moved aside first and removed only once the new one is
+    in place; if the last rename fails it is moved back, so a failed export leaves
+    the previous cases where they were.
+    """
+    if not final.exists():
+        staging.rename(final)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=".cases-old-", dir=final.parent))
+    old = aside / final.name
+    try:
+        final.rename(old)
+    except BaseException:
+        aside.rmdir()
+        raise
+    try:
+        staging.rename(final)
+    except BaseException as e:
+        _restore(old, final, e)
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _restore(old: Path, final: Path, cause: BaseException) -> None:
+    """Move the previous folder back to ``final`` after ``cause`` stopped the swap."""
+    try:
+        old.rename(final)
+    except OSError as e:
+        raise OSError(
+            f"{cause}; the previous cases could not be moved back and are in {str(old)!r}: {e}"
+        ) from cause
 
 
 MODULE_TEMPLATE = '''\
@@ -412,8 +435,7 @@ from pathlib import Path
 import pytest
 
 import mlqa_debug
-from mlqa_debug.cases import core as mlqa_cases
-from mlqa_debug.cases import export as mlqa_export
+from mlqa_debug import cases as mlqa_cases
 from mlqa_debug.errors import MlqaError
 
 CASES_DIR = Path(__file__).resolve().with_name("cases")
@@ -444,13 +466,13 @@ def mlqa_predictions(pytestconfig: pytest.Config) -> mlqa_debug.Predictions | No
 
 
 @pytest.fixture(scope="session")
-def mlqa_predict(pytestconfig: pytest.Config) -> mlqa_export.PredictFunction | None:
+def mlqa_predict(pytestconfig: pytest.Config) -> mlqa_cases.PredictFunction | None:
     """The team's predict function, from --mlqa-predict or $MLQA_PREDICT (optional)."""
     spec = _setting(pytestconfig, "mlqa_predict", "MLQA_PREDICT")
     if spec is None:
         return None
     try:
-        return mlqa_export.import_predict(spec)
+        return mlqa_cases.import_predict(spec)
     except MlqaError as e:
         pytest.fail(str(e), pytrace=False)
 
@@ -461,7 +483,7 @@ def test_regression_case(case, mlqa_predictions, mlqa_predict) -> None:
         pytest.fail(f"case file {case.file} cannot be read: {case.message}", pytrace=False)
     if case.examples is not None and mlqa_predict is not None:
         rows = mlqa_cases.CaseStore(CASES_DIR, create=False).rows(case)
-        result = mlqa_export.check_with_predict(case, rows, mlqa_predict)
+        result = mlqa_cases.check_with_predict(case, rows, mlqa_predict)
     elif mlqa_predictions is None:
         pytest.skip(
             "no predictions to check: pass --mlqa-predictions PATH or set MLQA_PREDICTIONS"

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlqa_debug.cases.core import (
+from mlqa_debug.cases import (
     N_WRONG,
     Case,
     CaseResult,
     CaseStore,
     CheckReport,
-    Op,
+    Direction,
     build_case,
     check_cases,
     default_metric,
@@ -36,14 +36,14 @@ from mlqa_debug.cases.core import (
     resolve_metric,
 )
 from mlqa_debug.cases.export import export_cases, write_junit
+from mlqa_debug.cli.common import EXIT_OK, add_role_options, is_file_target, load_dataset_or_file
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.slicing import parse_slice
 
 if TYPE_CHECKING:
     from mlqa_debug.data.predictions import Predictions
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 CASES_HELP = "cases directory (default: $MLQA_DEBUG_CASES, else <workspace>/cases)"
 _STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "empty": "EMPTY", "not_applicable": "N/A"}
 
@@ -75,12 +75,6 @@ def _store_options(parser: argparse.ArgumentParser, ws_help: str) -> None:
     parser.add_argument("--workspace", help=ws_help)
 
 
-def _role_options(parser: argparse.ArgumentParser) -> None:
-    from mlqa_debug.cli.main import add_role_options
-
-    add_role_options(parser)
-
-
 def _add_case_add(
     case_sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help: str
 ) -> None:
@@ -104,7 +98,7 @@ def _add_case_add(
     _bounds(p, "the condition (default: the baseline with the default tolerance)")
     p.add_argument("--note", default="", help="free text kept with the case")
     _store_options(p, ws_help)
-    _role_options(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_case_add)
 
 
@@ -138,7 +132,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--strict", action="store_true", help="cases that do not apply fail too")
     _store_options(p, ws_help)
-    _role_options(p)
+    add_role_options(p)
     p.set_defaults(handler=cmd_check)
 
 
@@ -152,7 +146,6 @@ def _store(args: argparse.Namespace, *, create: bool = True) -> CaseStore:
 
 def _load(target: str, args: argparse.Namespace) -> Predictions:
     """A workspace dataset by name, or a predictions file (a missing file says so)."""
-    from mlqa_debug.cli.main import load_dataset_or_file
     from mlqa_debug.data.predictions import SUPPORTED_SUFFIXES
 
     path = Path(target)
@@ -162,14 +155,11 @@ def _load(target: str, args: argparse.Namespace) -> Predictions:
     return load_dataset_or_file(target, args)
 
 
-def _is_file(target: str) -> bool:
-    path = Path(target)
-    return bool(path.suffix) and path.exists()
-
-
 def _threshold(args: argparse.Namespace, metric: str) -> float | None:
     """``--max``/``--min`` as a threshold, checked against the metric's direction."""
-    given: Op | None = "<=" if args.max is not None else ">=" if args.min is not None else None
+    given: Direction | None = (
+        "<=" if args.max is not None else ">=" if args.min is not None else None
+    )
     if given is None:
         return None
     value = float(args.max if given == "<=" else args.min)
@@ -198,7 +188,7 @@ def cmd_case_add(args: argparse.Namespace) -> int:
         metric=metric,
         threshold=_threshold(args, metric),
         note=args.note,
-        dataset=None if _is_file(args.dataset) else args.dataset,
+        dataset=None if is_file_target(args.dataset) else args.dataset,
         page="cli",
     )
     store = _store(args)

@@ -9,20 +9,18 @@ UMAP in the workspace cache, where the page finds it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from mlqa_debug.analyses.embeddings.compute import (
+from mlqa_debug.analyses.embeddings import (
     Method,
     ProjectionParams,
     get_projection,
     load_projection,
 )
 from mlqa_debug.cache import DiskCache
+from mlqa_debug.cli.common import EXIT_OK, load_dataset_or_file, print_json
 from mlqa_debug.data.workspace import Workspace
-
-EXIT_OK = 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, ws_help: str) -> None:
@@ -51,8 +49,6 @@ def _progress(phase: str, fraction: float | None) -> None:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """Compute (or find) the map and print where it came from."""
-    from mlqa_debug.cli.main import load_dataset_or_file
-
     predictions = load_dataset_or_file(args.dataset, args)
     cache = DiskCache(Workspace(args.workspace).cache_dir("embeddings"))
     method: Method = args.method
@@ -85,7 +81,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         "cache_dir": str(cache.directory),
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
         return EXIT_OK
     how = "already cached" if found is not None else f"computed in {projection.seconds:.1f} s"
     print(f"{projection.description}: {projection.n_mapped:,} of {predictions.n_samples:,} rows")

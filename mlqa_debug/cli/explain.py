@@ -10,7 +10,6 @@ copies one into a registered dataset.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlqa_debug.analyses.explain import compute as ex
+from mlqa_debug.analyses import explain as ex
+from mlqa_debug.cli.common import EXIT_OK, is_file_target, load_dataset_or_file, print_json
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import SchemaError
-
-EXIT_OK = 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, ws_help: str) -> None:
@@ -54,27 +52,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, ws
     p.set_defaults(handler=cmd_attach_model)
 
 
-def _is_file(target: str) -> bool:
-    path = Path(target)
-    return bool(path.suffix) and path.exists()
-
-
 def _model(args: argparse.Namespace, ws: Workspace) -> ex.LoadedModel | None:
     """``--model`` (a path the user typed: trusted by them), else the dataset's own model."""
     if args.model:
         path = Path(args.model).expanduser()
         return ex.load_model(path, roots=[path.resolve().parent])
-    return None if _is_file(args.dataset) else ex.dataset_model(ws, args.dataset)
+    return None if is_file_target(args.dataset) else ex.dataset_model(ws, args.dataset)
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\rexplaining rows: {done:,} of {total:,}", end="", file=sys.stderr, flush=True)
+def _progress(what: str, share: float | None) -> None:
+    print(f"\r{what}", end="", file=sys.stderr, flush=True)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from mlqa_debug.cli.main import load_dataset_or_file
-    from mlqa_debug.slicing.slices import parse_slice
-    from mlqa_debug.stats.report import slice_mask
+    from mlqa_debug.slicing import parse_slice, slice_mask
 
     ws = Workspace(args.workspace)
     predictions = load_dataset_or_file(args.dataset, args)
@@ -97,7 +88,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     report = _report(predictions, result, plan, mask, args)
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print_json(report)
     else:
         print(_text(report))
     return EXIT_OK
@@ -126,6 +117,8 @@ def _report(
         "slice": args.where,
         "target": att.target,
         "method": info.method,
+        "explainer": info.explainer,
+        "explainer_reason": info.explainer_reason,
         "model": info.model,
         "output_space": info.output_space,
         "approximate": info.approximate,
@@ -164,6 +157,8 @@ def _text(report: dict[str, Any]) -> str:
         f"output space: {report['output_space']} · additivity {check} · "
         f"{rows['computed']:,} rows computed in {report['seconds']:.1f} s",
     ]
+    if report["explainer_reason"]:
+        lines.append(f"explainer: {report['explainer_reason']}")
     if report["approximate"]:
         lines.append("approximate: exact TreeSHAP would not fit the time budget (Saabas values)")
     if rows["not_explained"]:

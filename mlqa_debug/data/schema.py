@@ -3,8 +3,9 @@
 The roles follow the input contract in DESIGN.md. They are found by convention
 (:data:`LABEL_NAMES`, ``prob_<class>`` ...) and can always be overridden through
 :class:`Roles`, which comes from function arguments, a sidecar TOML file or the
-Data page. :func:`infer_schema` turns a frame plus overrides into a
-:class:`Schema`; it validates nothing about values, :mod:`mlqa_debug.data.predictions` does.
+Data page. :func:`find_roles`, :func:`infer_task` and :func:`feature_types` resolve the
+parts of a :class:`Schema`. This module validates no values: the checks in
+:mod:`mlqa_debug.data.checks` do.
 """
 
 from __future__ import annotations
@@ -326,22 +327,33 @@ def _list_columns(columns: Sequence[str], limit: int = 12) -> str:
     return shown + (f", ... ({len(columns)} columns)" if len(columns) > limit else "")
 
 
-def find_roles(columns: Sequence[str], roles: Roles, *, file: str | None = None) -> dict[str, Any]:
-    """Resolve id, label, prediction, score, embedding and SHAP columns."""
+def missing_label_error(columns: Sequence[str], *, file: str | None = None) -> SchemaError:
+    """The error of a table without a label column (none named, none by convention)."""
+    return SchemaError(
+        f"no label column: expected one named {' / '.join(LABEL_NAMES)} "
+        f"(or say which with --label); the table has {_list_columns(columns)}",
+        file=file,
+        expected=LABEL_NAMES,
+        received=list(columns),
+    )
+
+
+def find_roles(
+    columns: Sequence[str], roles: Roles, *, file: str | None = None, require_label: bool = True
+) -> dict[str, Any]:
+    """Resolve id, label, prediction, score, embedding and SHAP columns.
+
+    A column the roles name must exist; without ``require_label`` a table with no
+    label column gives ``found["label"] is None`` instead of an error.
+    """
     found: dict[str, Any] = {}
     for role, names in (("id", ID_NAMES), ("label", LABEL_NAMES), ("prediction", PREDICTION_NAMES)):
         chosen = getattr(roles, role)
         found[role] = (
             _require_column(columns, chosen, role, file) if chosen else _find(columns, names)
         )
-    if found["label"] is None:
-        raise SchemaError(
-            f"no label column: expected one named {' / '.join(LABEL_NAMES)} "
-            f"(or say which with --label); the table has {_list_columns(columns)}",
-            file=file,
-            expected=LABEL_NAMES,
-            received=list(columns),
-        )
+    if found["label"] is None and require_label:
+        raise missing_label_error(columns, file=file)
     found["score"] = (
         _require_column(columns, roles.score, "score", file)
         if roles.score

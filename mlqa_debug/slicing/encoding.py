@@ -40,7 +40,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from mlqa_debug.errors import SchemaError
-from mlqa_debug.slicing.slices import Predicate, Slice, Value
+from mlqa_debug.slicing.model import Predicate, Slice
+from mlqa_debug.slicing.terms import Value
 
 __all__ = [
     "EncodedFeature",

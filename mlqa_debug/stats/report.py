@@ -2,28 +2,30 @@
 
 :func:`evaluate_slice` is the one call behind every "metrics of this slice"
 view: it checks the slice against the dataset, builds its mask and returns the
-:class:`~mlqa_debug.stats.metrics.SliceReport`. :func:`report_frame` lays a report
-out as rows of metrics by columns slice / rest / overall.
+:class:`~mlqa_debug.stats.results.SliceReport`. :func:`report_frame` lays a report
+out as rows of metrics by columns slice / rest / overall, :func:`difference_text`
+says in one sentence how the slice differs from the rest (numbers through
+:mod:`.format`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.slicing.slices import Slice
-from mlqa_debug.stats.metrics import (
-    ClassificationMetrics,
-    Estimate,
-    RegressionMetrics,
-    SliceReport,
-    slice_report,
-)
+from mlqa_debug.slicing import Slice, slice_mask
+from mlqa_debug.stats.evaluation import slice_report
+from mlqa_debug.stats.format import count, interval, number, p_value, percent
+from mlqa_debug.stats.results import ClassificationMetrics, RegressionMetrics, SliceReport
+
+if TYPE_CHECKING:
+    from mlqa_debug.data.predictions import Predictions
+
+__all__ = ["SliceEvaluation", "difference_text", "evaluate_slice", "report_frame"]
 
 
 @dataclass(frozen=True)
@@ -38,62 +40,42 @@ class SliceEvaluation:
         return {"where": self.slice.text, "slice_id": self.slice.id, **self.report.to_dict()}
 
 
-def slice_mask(predictions: Predictions, s: Slice) -> np.ndarray:
-    """Rows of ``predictions`` in slice ``s``; :class:`SliceError` if it doesn't fit the data."""
-    s.check(predictions.column_kinds)
-    return s.mask(predictions.slice_frame)
-
-
 def evaluate_slice(predictions: Predictions, s: Slice) -> SliceEvaluation:
     """Metrics of ``s`` vs the rest vs all rows."""
     mask = slice_mask(predictions, s)
     return SliceEvaluation(s, mask, slice_report(predictions.metric_data, mask))
 
 
-def _pct(value: float) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.1%}"
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def _interval(e: Estimate, fmt: Any) -> str:
-    if math.isnan(e.low):
-        return fmt(e.value)
-    return f"{fmt(e.value)} [{fmt(e.low)}, {fmt(e.high)}]"
-
-
 def _classification_rows(m: ClassificationMetrics) -> dict[str, str]:
     rows = {
-        "rows": f"{m.n:,}",
-        "share of rows": _pct(m.share),
-        "errors": f"{m.n_errors:,}",
-        "error rate [95% CI]": _interval(m.error_rate, _pct),
-        "accuracy": _pct(m.accuracy),
-        "macro precision": _num(m.macro_precision),
-        "macro recall": _num(m.macro_recall),
-        "macro F1": _num(m.macro_f1),
+        "rows": count(m.n),
+        "share of rows": percent(m.share),
+        "errors": count(m.n_errors),
+        "error rate [95% CI]": interval(m.error_rate),
+        "accuracy": percent(m.accuracy),
+        "macro precision": number(m.macro_precision),
+        "macro recall": number(m.macro_recall),
+        "macro F1": number(m.macro_f1),
     }
     if m.log_loss is not None:
-        rows |= {"log loss": _num(m.log_loss), "Brier": _num(m.brier), "ECE": _num(m.ece)}
+        rows |= {"log loss": number(m.log_loss), "Brier": number(m.brier), "ECE": number(m.ece)}
     for c in m.per_class if len(m.per_class) <= 12 else ():
-        rows[f"P / R / F1 [{c.name}]"] = f"{_num(c.precision)} / {_num(c.recall)} / {_num(c.f1)}"
+        rows[f"P / R / F1 [{c.name}]"] = (
+            f"{number(c.precision)} / {number(c.recall)} / {number(c.f1)}"
+        )
     return rows
 
 
 def _regression_rows(m: RegressionMetrics) -> dict[str, str]:
     return {
-        "rows": f"{m.n:,}",
-        "share of rows": _pct(m.share),
-        f"errors (|residual| > {m.threshold:.3g})": f"{m.n_errors:,}",
-        "error rate [95% CI]": _interval(m.over_threshold, _pct),
-        "MAE [95% CI]": _interval(m.mae, _num),
-        "RMSE [95% CI]": _interval(m.rmse, _num),
-        "bias (mean pred − label)": _interval(m.bias, _num),
-        "R²": _num(m.r2),
+        "rows": count(m.n),
+        "share of rows": percent(m.share),
+        f"errors (|residual| > {number(m.threshold)})": count(m.n_errors),
+        "error rate [95% CI]": interval(m.over_threshold),
+        "MAE [95% CI]": interval(m.mae, number),
+        "RMSE [95% CI]": interval(m.rmse, number),
+        "bias (mean pred − label)": interval(m.bias, number),
+        "R²": number(m.r2),
     }
 
 
@@ -115,10 +97,10 @@ def difference_text(report: SliceReport[Any]) -> str:
     d = report.difference
     if math.isnan(d.error_rate_diff.value):
         return "The slice or the rest is empty: no comparison."
-    sign = "higher" if d.error_rate_diff.value > 0 else "lower"
-    p = "< 0.001" if d.p_value < 0.001 else f"{d.p_value:.3f}"
+    diff = d.error_rate_diff
+    sign = "higher" if diff.value > 0 else "lower"
     return (
-        f"Error rate {abs(d.error_rate_diff.value):.1%} {sign} than the rest "
-        f"(95% CI {d.error_rate_diff.low:+.1%} to {d.error_rate_diff.high:+.1%}; p {p}); "
-        f"lift over overall {_num(d.lift)}x."
+        f"Error rate {percent(abs(diff.value))} {sign} than the rest "
+        f"(95% CI {percent(diff.low, signed=True)} to {percent(diff.high, signed=True)}; "
+        f"p {p_value(d.p_value)}); lift over overall {number(d.lift)}x."
     )

@@ -11,7 +11,7 @@ import streamlit as st
 
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import SliceError
-from mlqa_debug.slicing.slices import ColumnKind, Predicate, Slice
+from mlqa_debug.slicing import ColumnKind, Predicate, Slice
 from mlqa_debug.ui import slice_state
 
 OPS_BY_KIND: dict[ColumnKind, list[str]] = {

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.slicing.slices import Slice
+from mlqa_debug.slicing import Slice
 from mlqa_debug.ui import state
-from mlqa_debug.ui.slice_state import share_url
+from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, page_link, page_url
+from mlqa_debug.ui.options import ViewOption, choice, write_param
+from mlqa_debug.ui.text import md
 
 CASE_PARAM = "case"
 STATUS_PARAM = "status"
@@ -45,14 +46,6 @@ STATUS_STYLES = {  # background and text colour of the status cell
 FILTERS = {"all": "All", "fail": "Fail", "empty": "Empty", "not_applicable": "N/A", "pass": "Pass"}
 AUTO_RUN_ROWS = 50_000_000  # cases x rows checked on opening (about 7 ms per case at 1M rows)
 _REPORT_KEY = "_cases_report"
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
-
-
-def md(text: object) -> str:
-    """User text made inert for Streamlit markdown (no links, code, emphasis or shortcodes)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
 def cases_store() -> lib.CaseStore:
@@ -145,7 +138,7 @@ def _form(
         type="primary",
         key=f"{key}__save",
         on_click=_save,
-        args=(predictions, s, ids, metric, page, key, st.query_params.get(state.DS_PARAM)),
+        args=(predictions, s, ids, metric, page, key, state.current_dataset()),
     )
     problem = st.session_state.get(f"{key}__error")
     if problem:
@@ -267,16 +260,8 @@ def _saved_message(key: str, target: str) -> None:
 
 def case_link(dataset: str | None, case_id: str, *, label: str) -> None:
     """A link to one case on the Cases page."""
-    params = {state.DS_PARAM: dataset or "", CASE_PARAM: case_id}
+    params = {DS_PARAM: dataset or "", CASE_PARAM: case_id}
     page_link("cases", params, label=label, icon=":material/checklist:")
-
-
-def page_link(stem: str, params: dict[str, str], *, label: str, icon: str) -> None:
-    """``st.page_link`` to ``pages/<stem>.py``; a plain link where that page isn't routed."""
-    try:
-        st.page_link(f"pages/{stem}.py", label=label, icon=icon, query_params=params)
-    except StreamlitAPIException:
-        st.markdown(f"[{label}]({share_url(stem, params)})")
 
 
 # --------------------------------------------------------------------------- Cases page
@@ -354,7 +339,7 @@ def library_frame(
 def _slice_url(case: lib.Case, dataset: str) -> str | None:
     if case.where is None:
         return None
-    return share_url("slices", {state.DS_PARAM: dataset, "slice": case.where})
+    return page_url("slices", {DS_PARAM: dataset, SLICE_PARAM: case.where}, absolute=True)
 
 
 def filter_frame(frame: pd.DataFrame, status: str, search: str) -> pd.DataFrame:
@@ -387,12 +372,12 @@ def styled(frame: pd.DataFrame) -> Any:
     return frame.style.map(lambda v: STATUS_STYLES.get(v, ""), subset=["status"])
 
 
-def parse_status(raw: str | None) -> str:
-    return raw if raw in FILTERS else "all"
-
-
-def parse_case(raw: str | None) -> str | None:
-    return raw if raw and lib.CASE_ID_PATTERN.fullmatch(raw) else None
+def case_options(ctx: PageContext) -> list[ViewOption[Any]]:
+    """The Cases page's view: the status filter and the open case (checked on the library)."""
+    return [
+        choice(STATUS_PARAM, list(FILTERS), what="the status filter"),
+        ViewOption(CASE_PARAM, str, None, what="the case"),  # the page checks it is in the library
+    ]
 
 
 def pick_case(key: str, ids: list[str]) -> None:
@@ -400,16 +385,7 @@ def pick_case(key: str, ids: list[str]) -> None:
     rows = st.session_state[key].selection.rows
     if rows:
         st.session_state[CASE_PARAM] = ids[rows[0]]
-        state.write_to_url(CASE_PARAM, ids[rows[0]])
-
-
-def on_pick() -> None:
-    state.write_to_url(CASE_PARAM, st.session_state.get(CASE_PARAM))
-
-
-def on_status() -> None:
-    value = st.session_state.get(STATUS_PARAM) or "all"
-    state.write_to_url(STATUS_PARAM, None if value == "all" else value)
+        write_param(CASE_PARAM, ids[rows[0]])
 
 
 def case_panel(
@@ -429,7 +405,7 @@ def case_panel(
         if case.where is not None:
             page_link(
                 "slices",
-                {state.DS_PARAM: dataset, "slice": case.where},
+                {DS_PARAM: dataset, SLICE_PARAM: case.where},
                 label="Open this slice on the Slices page",
                 icon=":material/filter_alt:",
             )
@@ -504,6 +480,6 @@ def delete_control(store: lib.CaseStore, case: lib.Case) -> None:
                 st.error(str(e))
                 return
             st.session_state.pop(CASE_PARAM, None)
-            state.write_to_url(CASE_PARAM, None)
+            write_param(CASE_PARAM, None)
             st.toast(f"Deleted “{md(case.name)}”", icon=":material/delete:")
             st.rerun()

@@ -7,49 +7,90 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from mlqa_debug.analyses.confusion import compute as cf
-from mlqa_debug.analyses.confusion import figures as plots
+from mlqa_debug.analyses import confusion as cf
+from mlqa_debug.analyses import confusion as plots
 from mlqa_debug.data import images as images
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.slicing.slices import Slice
-from mlqa_debug.ui import state
+from mlqa_debug.errors import MlqaError
+from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.options import OptionProblem, ViewOption, choice, write_option, write_param
 from mlqa_debug.ui.widgets import copy_link
 
 NORMS = {"counts": None, "recall": "true", "precision": "pred"}
 NORM_LABELS = {"counts": "counts", "recall": "row % (recall)", "precision": "column % (precision)"}
 COMPARES = {"side": "beside the overall matrix", "diff": "as slice − overall (pts)"}
-DEFAULTS: dict[str, Any] = {
-    "norm": "counts",
-    "compare": "side",
-    "top": cf.DEFAULT_MAX_CLASSES,
-    "thr": cf.DEFAULT_THRESHOLD,
-}
 MAX_PAIRS = 500  # rows of the pairs table and the pair list
 PAGE_SIZE = 50
 
 
-def url_value(key: str) -> str | None:
-    """The URL form of a view option; ``None`` for its default."""
-    value = st.session_state.get(key)
-    if value is None or value == DEFAULTS.get(key):
-        return None
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def _pair_option(classes: tuple[Any, ...]) -> ViewOption[str | None]:
+    def parse(raw: str) -> str | None:
+        try:
+            return cf.format_pair(classes, cf.parse_pair(raw, classes))
+        except MlqaError as e:
+            raise OptionProblem(str(e)) from None
+
+    return ViewOption("pair", parse, None, what="the pair")
 
 
-def option_changed(key: str) -> None:
+def _threshold(raw: str) -> float:
+    value = cf.parse_threshold(raw)
+    if value is None:
+        raise OptionProblem("not a number in [0, 1]")
+    return value
+
+
+def _top_option(n_classes: int) -> ViewOption[int]:
+    def parse(raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 2 <= int(raw) <= 500):
+            raise OptionProblem("not a whole number from 2 to 500")
+        return min(int(raw), n_classes)
+
+    default = min(cf.DEFAULT_MAX_CLASSES, n_classes)
+    return ViewOption("top", parse, default, what="the classes shown")
+
+
+def many_classes(predictions: Predictions) -> bool:
+    """Enough classes for some to fold into "other" (else that would hide a class for nothing)."""
+    return len(predictions.schema.classes) > cf.DEFAULT_MAX_CLASSES + 1
+
+
+def confusion_options(ctx: PageContext) -> list[ViewOption[Any]]:
+    """The Confusion page's view options; a regression has none (it shows residuals)."""
+    predictions = ctx.predictions
+    schema = predictions.schema
+    if not schema.is_classification:
+        return []
+    options: list[ViewOption[Any]] = [
+        choice("norm", list(NORMS), what="the cell values"),
+        choice("compare", list(COMPARES), what="the comparison"),
+        _pair_option(tuple(schema.classes)),
+    ]
+    if many_classes(predictions):
+        options.append(_top_option(len(schema.classes)))
+    if cf.positive_scores(predictions) is not None:
+        options.append(ViewOption("thr", _threshold, cf.DEFAULT_THRESHOLD, what="the threshold",
+                                  to_url=lambda v: f"{v:g}"))  # fmt: skip
+    return options
+
+
+def option_changed(option: ViewOption[Any]) -> None:
     """A view option changed: put it in the URL and go back to the first page of examples."""
-    state.write_to_url(key, url_value(key))
+    write_option(option)
     st.session_state["ex_page"] = 1
 
 
-def url_widget(widget: Any, label: str, key: str, **kwargs: Any) -> Any:
-    """A widget whose value is the view option ``key`` (seeded from the URL, written back)."""
-    return widget(label, key=key, on_change=option_changed, args=(key,), **kwargs)
+def url_widget(ctx: PageContext, widget: Any, label: str, param: str, **kwargs: Any) -> Any:
+    """A widget whose value is the view option ``param`` (seeded from the URL, written back)."""
+    option = ctx.option(param)
+    return widget(label, key=option.session_key, on_change=option_changed, args=(option,),
+                  **kwargs)  # fmt: skip
 
 
 def set_pair(token: str) -> None:
     st.session_state["pair"] = token
-    option_changed("pair")
+    write_param("pair", token)
+    st.session_state["ex_page"] = 1
 
 
 def cell_clicked(key: str, classes: tuple[Any, ...]) -> None:
@@ -95,8 +136,9 @@ def examples_block(
     st.caption(f"Rows {first:,}–{last:,} of {total:,}, errors first.")
 
 
-def regression_view(predictions: Predictions, current: Slice, mask: np.ndarray) -> None:
+def regression_view(ctx: PageContext) -> None:
     """Residuals of the slice against the rest: summary, predicted vs actual, histograms."""
+    predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
     schema = predictions.schema
     whose = "the slice against the rest" if current.predicates else "all rows (choose a slice)"
     st.caption(f"A regression: the residuals (prediction − label) of {whose}.")
@@ -118,4 +160,4 @@ def regression_view(predictions: Predictions, current: Slice, mask: np.ndarray) 
     right.plotly_chart(plots.residual_histograms(histogram, threshold=cut))
     st.subheader("Rows of the slice" if current.predicates else "Rows")
     examples_block(predictions, mask)
-    copy_link("confusion", state.current_params())
+    copy_link(ctx.link())

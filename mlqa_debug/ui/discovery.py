@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import urllib.parse
 from typing import Any
 
 import pandas as pd
@@ -20,15 +19,16 @@ from mlqa_debug.analyses.discovery.service import (
 from mlqa_debug.analyses.discovery.tree import ErrorTree
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.slicing.slices import Slice
 from mlqa_debug.ui.cases import save_case_form
-from mlqa_debug.ui.state import get_workspace, seed_from_url, write_to_url
+from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.links import slice_url
+from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_option
+from mlqa_debug.ui.state import get_workspace
+from mlqa_debug.ui.widgets import open_slice_link
 
 DEFAULTS = DiscoveryParams()
 #: The default minimum support is 1% of the rows, but never fewer than this many.
 MIN_SUPPORT_ROWS = 20
-_URL_KEYS = {"alpha": "d_alpha", "k": "d_k", "level": "d_level", "support": "d_support",
-             "bins": "d_bins", "measure": "d_measure", "inside": "d_inside"}  # fmt: skip
 
 RESULT_COLUMNS = {
     "slice": st.column_config.TextColumn(width="large"),
@@ -46,29 +46,44 @@ TREE_COLUMNS = {
 }
 
 
-def _number(raw: str | None, default: float, low: float, high: float) -> float:
-    try:
-        value = float(raw) if raw is not None else default
-    except ValueError:
-        return default
-    return min(max(value, low), high) if math.isfinite(value) else default
-
-
-def params_form(predictions: Predictions, current: Slice, features: list[str]) -> DiscoveryParams:
-    """The search parameters, seeded from the URL; Search writes them back to it."""
-    seed_from_url("d_alpha", param="alpha", parse=lambda r: _number(r, DEFAULTS.alpha, 0.05, 1.0))
-    seed_from_url("d_k", param="k", parse=lambda r: int(_number(r, DEFAULTS.k, 1, 100)))
-    seed_from_url(
-        "d_level", param="level", parse=lambda r: int(_number(r, DEFAULTS.max_level, 1, 4))
-    )
+def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
+    """The Discover page's search parameters as view options (URL names, ranges, defaults)."""
+    predictions = ctx.predictions
     support = max(
         DEFAULTS.min_support * 100, round(100 * MIN_SUPPORT_ROWS / predictions.n_samples, 2)
     )
-    seed_from_url("d_support", param="support", parse=lambda r: _number(r, support, 0.01, 50))
-    seed_from_url("d_bins", param="bins", parse=lambda r: int(_number(r, DEFAULTS.n_bins, 2, 20)))
     measures = [m for m in ERROR_MEASURES if _measure_fits(predictions, m)]
-    seed_from_url("d_measure", param="measure", parse=lambda r: r if r in measures else measures[0])
-    seed_from_url("d_inside", param="inside", parse=lambda r: r != "0")
+    return [
+        number("alpha", DEFAULTS.alpha, low=0.05, high=1.0, key="d_alpha", what="α"),
+        number("k", DEFAULTS.k, low=1, high=100, integer=True, key="d_k", what="k"),
+        number(
+            "level",
+            DEFAULTS.max_level,
+            low=1,
+            high=4,
+            integer=True,
+            key="d_level",
+            what="the number of predicates",
+        ),
+        number("support", support, low=0.01, high=50, key="d_support", what="the minimum support"),
+        number(
+            "bins",
+            DEFAULTS.n_bins,
+            low=2,
+            high=20,
+            integer=True,
+            key="d_bins",
+            what="the number of bins",
+        ),
+        choice("measure", measures, key="d_measure", what="the error measure"),
+        flag("inside", default=True, key="d_inside", what="searching inside the slice"),
+    ]
+
+
+def params_form(ctx: PageContext, features: list[str]) -> DiscoveryParams:
+    """The search parameters (seeded from the URL by the page context); Search applies them."""
+    current = ctx.slice
+    measures = [m for m in ERROR_MEASURES if _measure_fits(ctx.predictions, m)]
     with st.form("discover_params", border=True):
         c = st.columns(6)
         c[0].slider("α (error vs size)", 0.05, 1.0, step=0.01, key="d_alpha")
@@ -84,9 +99,8 @@ def params_form(predictions: Predictions, current: Slice, features: list[str]) -
             disabled=not current.predicates,
         )
         if st.form_submit_button("Search", type="primary"):
-            for url_key, key in _URL_KEYS.items():
-                value = st.session_state[key]
-                write_to_url(url_key, "0" if value is False else str(value))
+            for option in ctx.declared:
+                write_option(option)
     s = st.session_state
     return DiscoveryParams(
         alpha=float(s.d_alpha),
@@ -108,26 +122,11 @@ def _measure_fits(predictions: Predictions, measure: str) -> bool:
     return True
 
 
-def url_params(params: DiscoveryParams) -> dict[str, str]:
-    return {
-        "alpha": str(params.alpha),
-        "k": str(params.k),
-        "level": str(params.max_level),
-        "support": str(params.min_support * 100),
-        "bins": str(params.n_bins),
-        "measure": params.measure,
-    }
-
-
 def run_discovery(predictions: Predictions, params: DiscoveryParams) -> DiscoveryResult:
     """Discovery, cached in memory and on disk by fingerprint and parameters."""
     cache = DiskCache(get_workspace().cache_dir("discovery"))
     key = f"discovery:{params!r}"
     return predictions.memo(key, lambda: discover_slices(predictions, params, cache=cache))
-
-
-def slice_url(dataset: str, s: Slice) -> str:
-    return "/slices?" + urllib.parse.urlencode({"ds": dataset, "slice": s.text})
 
 
 def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
@@ -162,12 +161,7 @@ def selected_slice_actions(
         return
     rank = int(points[0]["customdata"][0])
     chosen = result.slices[rank].slice
-    st.page_link(
-        "pages/slices.py",
-        label=f"Open #{rank + 1} on Slices: {chosen.text}",
-        icon=":material/filter_alt:",
-        query_params={"ds": dataset, "slice": chosen.text},
-    )
+    open_slice_link(dataset, chosen, label=f"Open #{rank + 1} on Slices: {chosen.text}")
     save_case_form(predictions, slice=chosen, source_page="discover", key="discover_case")
 
 

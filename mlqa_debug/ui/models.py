@@ -8,14 +8,18 @@ there from the server's trusted folder (``$MLQA_DEBUG_TRUSTED_MODELS``) by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
-from mlqa_debug.analyses.explain import compute as explain
+from mlqa_debug.analyses import explain
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.ui.state import query_param, seed_from_url, write_to_url
+from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.options import ViewOption, choice, text, write_param
 
 #: Seconds a page run spends computing attributions before it shows what it has.
 PAGE_TIME_BUDGET = explain.DEFAULT_TIME_BUDGET
@@ -54,7 +58,7 @@ def explain_with_progress(
     rows: np.ndarray,
     *,
     model: explain.LoadedModel | None,
-    source: explain.Source,
+    source: explain.AttributionSource,
     ws: Workspace,
 ) -> explain.ExplainResult:
     """Attributions of ``rows`` with a progress bar; stops the page with a message on failure.
@@ -65,8 +69,8 @@ def explain_with_progress(
     budget = LONG_TIME_BUDGET if st.session_state.pop(_MORE_KEY, False) else PAGE_TIME_BUDGET
     bar = st.empty()
 
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Explaining rows… {done:,} of {total:,}")
+    def progress(what: str, share: float | None) -> None:
+        bar.progress(share or 0.0, text=what[:1].upper() + what[1:])
 
     try:
         result = explain.explain(
@@ -126,22 +130,26 @@ def attach_model_form(ws: Workspace, name: str) -> None:
             st.rerun()
 
 
-def url_option(key: str, options: list[str], default: str) -> str:
-    """A view option seeded from ``?key=`` (invalid values fall back); the URL stays canonical.
+def explain_options(ctx: PageContext) -> Iterator[ViewOption[Any]]:
+    """The Explanations page's options, in order: each may depend on those before it.
 
-    The widget showing it uses ``key`` and ``on_change=option_to_url, args=(key,)``.
+    ``feature`` takes any name here; the page checks it against the explained
+    features once they are known (:meth:`PageContext.correct`).
     """
-    value = seed_from_url(key, lambda raw: raw if raw in options else default)
-    if value not in options:
-        st.session_state[key] = value = default
-    if query_param(key) != value:
-        write_to_url(key, value)
-    return value
-
-
-def option_to_url(key: str) -> None:
-    """``on_change`` of an option widget: put its new value in the URL."""
-    write_to_url(key, str(st.session_state[key]))
+    predictions = ctx.predictions
+    model, _ = registered_model(ctx.workspace, ctx.name)
+    sources = explain.available_sources(predictions, has_model=model is not None)
+    if not sources:
+        return
+    yield choice("source", sources, what="the attributions", keep_default=True)
+    targets = explain.target_options(predictions, ctx.options["source"])
+    yield choice("target", targets, what="the target", keep_default=True)
+    rows = [str(r) for r in explain.ROW_CHOICES]
+    yield choice("rows", rows, default=str(explain.DEFAULT_MAX_ROWS), what="the rows",
+                 keep_default=True)  # fmt: skip
+    yield choice("colour", ["error", "value"], what="the colouring", keep_default=True)
+    yield text("feature", what="the feature")
+    yield text(EXAMPLE_KEY, what="the example")
 
 
 def pick_example(table_key: str, ids: list[str]) -> None:
@@ -149,4 +157,4 @@ def pick_example(table_key: str, ids: list[str]) -> None:
     rows = st.session_state[table_key].selection.rows
     if rows:
         st.session_state[EXAMPLE_KEY] = ids[rows[0]]
-        write_to_url(EXAMPLE_KEY, ids[rows[0]])
+        write_param(EXAMPLE_KEY, ids[rows[0]])

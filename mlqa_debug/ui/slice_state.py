@@ -8,18 +8,18 @@ the typed text and shows the parser's message under it.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import SliceError
-from mlqa_debug.slicing.slices import EMPTY, Predicate, Slice, parse_slice
-from mlqa_debug.ui.state import MAX_PARAM_LENGTH, query_param, seed_from_url, write_to_url
+from mlqa_debug.slicing import EMPTY, Predicate, Slice, parse_slice
+from mlqa_debug.ui.links import MAX_PARAM_LENGTH, SLICE_PARAM, page_url
+from mlqa_debug.ui.options import raw_param, seed, write_param
 
-SLICE_PARAM = "slice"
 TEXT_KEY = "slice"
 _ERROR_KEY = "_slice_error"
 _URL_ERROR_KEY = "_slice_url_error"
@@ -45,7 +45,7 @@ def set_slice(s: Slice) -> None:
     """Make ``s`` the current slice (URL and text box). Call from callbacks or before the box."""
     st.session_state[TEXT_KEY] = s.text
     st.session_state[_ERROR_KEY] = None
-    write_to_url(SLICE_PARAM, s.text)
+    write_param(SLICE_PARAM, s.text)
 
 
 def add_predicate(predicate: Predicate) -> None:
@@ -71,7 +71,7 @@ def refine_from_table(current: Slice, refinements: list[Slice]) -> Callable[[], 
 
 def url_slice() -> Slice:
     """The slice the URL holds; the empty slice if absent or unparsable."""
-    raw = query_param(SLICE_PARAM)
+    raw = raw_param(SLICE_PARAM)
     if not raw:
         return EMPTY
     try:
@@ -80,27 +80,35 @@ def url_slice() -> Slice:
         return EMPTY
 
 
-def current_slice(predictions: Predictions) -> Slice:
-    """Seed the text box from the URL and return the slice in force (checked on the data).
+def current_slice_and_mask(predictions: Predictions) -> tuple[Slice, np.ndarray]:
+    """Seed the text box from the URL; the slice in force, checked on the data, and its rows.
 
-    A slice in the URL that does not parse or does not fit the dataset gives an
-    inline message and the empty slice (all rows), never an exception.
+    Parsed, checked and evaluated once per run. A slice in the URL that does not
+    parse or does not fit the dataset gives an inline message and the empty
+    slice (all rows), never an exception.
     """
     raw = st.query_params.get(SLICE_PARAM)
-    seed_from_url(TEXT_KEY, _parse_url_slice)
+    seed(TEXT_KEY, _parse_url_slice, param=SLICE_PARAM)
     if raw is not None and len(raw) > MAX_PARAM_LENGTH:
         st.error(f"The slice in this link is too long ({len(raw):,} characters); showing all rows.")
-        return EMPTY
+        return EMPTY, _all_rows(predictions)
     try:
         s = parse_slice(raw or "", max_length=MAX_PARAM_LENGTH)
         s.check(predictions.column_kinds)
+        mask = s.mask(predictions.slice_frame) if s.predicates else _all_rows(predictions)
     except SliceError as e:
         st.error(f"The slice in this link cannot be used — {e} — so all rows are shown.")
-        return EMPTY
+        return EMPTY, _all_rows(predictions)
     if (raw or "") != s.text:  # show and share the canonical form
         st.session_state[TEXT_KEY] = s.text
-        write_to_url(SLICE_PARAM, s.text)
-    return s
+        write_param(SLICE_PARAM, s.text)
+    return s, mask
+
+
+def _all_rows(predictions: Predictions) -> np.ndarray:
+    mask = np.ones(predictions.n_samples, dtype=bool)
+    mask.setflags(write=False)
+    return mask
 
 
 def slice_text_box(*, label: str = "Slice") -> None:
@@ -123,12 +131,4 @@ def slice_text_box(*, label: str = "Slice") -> None:
 
 def share_url(page: str, params: dict[str, Any]) -> str:
     """The full URL of a view: this server's address, ``page`` and the parameters."""
-    base = ""
-    try:
-        current = st.context.url or ""
-        parts = urllib.parse.urlsplit(current)
-        base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    except (AttributeError, RuntimeError):
-        base = ""
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    return f"{base}/{page}?{query}" if query else f"{base}/{page}"
+    return page_url(page, params, absolute=True)

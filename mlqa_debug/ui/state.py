@@ -1,21 +1,15 @@
-"""Page set-up from the URL, shared by every page.
+"""The parts of page set-up that :func:`mlqa_debug.ui.context.open_page` is made of.
 
-Every page starts with :func:`setup_page`. It must not rely on anything
-``app.py`` did: a deep link opened as the first request to a fresh server runs
-the page file directly (see DESIGN.md, Links). So it sets the page config,
-reads ``?ds=`` (falling back to the dataset this session used last), draws the
-sidebar dataset picker and loads the dataset through a process-wide cache.
-
-URL parameters are seeded into ``st.session_state`` once per change of the URL
-(:func:`seed_from_url`), so widgets keep a stable identity and typing into them
-keeps triggering reruns after the URL changes.
+The workspace, the process-wide cache of loaded datasets (one read-only copy
+shared by every session), the sidebar dataset picker, the sidebar links, and the
+fingerprint check of a link. Pages call :func:`~mlqa_debug.ui.context.open_page`,
+not these.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -23,15 +17,12 @@ from streamlit.errors import StreamlitAPIException
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.schema import Roles
 from mlqa_debug.data.workspace import Workspace, validate_name
-from mlqa_debug.errors import MlqaError, WorkspaceError
+from mlqa_debug.errors import WorkspaceError
+from mlqa_debug.ui.links import DS_PARAM, FP_PARAM, page_url
+from mlqa_debug.ui.options import raw_param
 
-T = TypeVar("T")
-
-DS_PARAM = "ds"
-FP_PARAM = "fp"
 _PICKER_KEY = "ds_picker"
 _CURRENT_KEY = "_current_ds"
-MAX_PARAM_LENGTH = 20_000
 
 
 def get_workspace() -> Workspace:
@@ -53,38 +44,24 @@ def load_dataset(ws: Workspace, name: str, roles: Roles | None = None) -> Predic
     return _load(str(ws.root), name, (stat.st_mtime_ns, stat.st_size), roles_json)
 
 
-def query_param(key: str) -> str | None:
-    """A query parameter, or ``None``; over-long values count as absent."""
-    value = st.query_params.get(key)
-    if value is None or len(value) > MAX_PARAM_LENGTH:
-        return None
-    return value
+def page_title(page: str) -> str:
+    """The navigation title of the page whose URL path is ``page``."""
+    from mlqa_debug.ui.pages import PAGES
+
+    return next((p["title"] for p in PAGES if p["url_path"] == page), page.title())
 
 
-def seed_from_url(key: str, parse: Callable[[str | None], T], *, param: str | None = None) -> T:
-    """Copy ``?param=`` (default: ``key``) into ``st.session_state[key]`` when it changed.
-
-    Returns the session value. Widgets use ``key`` and no ``value=``, so their
-    identity never depends on the URL.
-    """
-    param = param or key
-    raw = query_param(param)
-    marker = f"_url_seen_{param}"
-    if marker not in st.session_state or st.session_state[marker] != raw:
-        st.session_state[marker] = raw
-        st.session_state[key] = parse(raw)
-    elif key not in st.session_state:
-        st.session_state[key] = parse(raw)
-    return cast(T, st.session_state[key])
+def open_dataset(name: str) -> None:
+    """Make ``name`` this session's dataset; the URL starts afresh with it (a new view)."""
+    st.session_state[_CURRENT_KEY] = name
+    st.query_params.clear()
+    st.query_params[DS_PARAM] = name
 
 
-def write_to_url(key: str, value: str | None) -> None:
-    """Put a view option in the URL (``None`` removes it) and remember it was ours."""
-    if value is None or value == "":
-        st.query_params.pop(key, None)
-    else:
-        st.query_params[key] = value
-    st.session_state[f"_url_seen_{key}"] = value or None
+def current_dataset() -> str | None:
+    """The dataset this session shows (set by :func:`dataset_picker` each run)."""
+    name = st.session_state.get(_CURRENT_KEY)
+    return name if isinstance(name, str) else None
 
 
 def _requested_dataset(ws: Workspace) -> tuple[str | None, str | None]:
@@ -103,10 +80,7 @@ def _requested_dataset(ws: Workspace) -> tuple[str | None, str | None]:
 
 
 def _on_pick() -> None:
-    name = st.session_state[_PICKER_KEY]
-    st.session_state[_CURRENT_KEY] = name
-    st.query_params.clear()
-    st.query_params[DS_PARAM] = name
+    open_dataset(st.session_state[_PICKER_KEY])
 
 
 def dataset_picker(ws: Workspace) -> str | None:
@@ -134,61 +108,29 @@ def dataset_picker(ws: Workspace) -> str | None:
     return name
 
 
-def navigation(dataset: str | None) -> None:
-    """Sidebar links to every page, carrying the dataset and the slice along.
+def navigation(params: Mapping[str, str | None]) -> None:
+    """Sidebar links to every page, carrying ``params`` (what belongs in a link) along.
 
     The same links whether ``app.py`` routed the page or Streamlit ran the file
     directly (Streamlit's own page list is hidden in both cases).
     """
     from mlqa_debug.ui.pages import PAGES
 
-    params = {k: v for k in (DS_PARAM, "slice") if (v := query_param(k))}
-    if dataset is not None:
-        params[DS_PARAM] = dataset
+    carried = {k: v for k, v in params.items() if v}
     with st.container(key="mlqa_nav"):
         for spec in PAGES:
             try:
                 st.page_link(
-                    spec["page"], label=spec["title"], icon=spec["icon"], query_params=params
+                    spec["page"], label=spec["title"], icon=spec["icon"], query_params=carried
                 )
             except StreamlitAPIException:  # a page file run alone, as in AppTest
-                st.markdown(f"[{spec['title']}](/{spec['url_path']})")
+                st.markdown(f"[{spec['title']}]({page_url(spec['url_path'], carried)})")
     st.divider()
 
 
-def setup_page(title: str, *, need_dataset: bool = True) -> Predictions | None:
-    """Page config, dataset from the URL, sidebar picker; stops the page on bad input."""
-    st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
-    ws = get_workspace()
-    nav_slot = st.sidebar.container()
-    name = dataset_picker(ws)
-    with nav_slot:
-        navigation(name)
-    if name is None:
-        if need_dataset:
-            st.info("Choose a dataset in the sidebar to begin.")
-            st.stop()
-        return None
-    try:
-        predictions = load_dataset(ws, name)
-    except MlqaError as e:
-        st.error(f"Dataset {name!r} cannot be loaded: {e}")
-        st.stop()
-    _check_fingerprint(name, predictions)
-    return predictions
-
-
-def require_dataset(title: str) -> Predictions:
-    """:func:`setup_page` for pages that need a dataset (it stops the page otherwise)."""
-    predictions = setup_page(title, need_dataset=True)
-    if predictions is None:  # setup_page has stopped the script already
-        st.stop()
-    return predictions
-
-
-def _check_fingerprint(name: str, predictions: Predictions) -> None:
+def check_fingerprint(name: str, predictions: Predictions) -> None:
     """Warn when the link was made on another version of the dataset, then pin this one."""
-    raw = query_param(FP_PARAM)
+    raw = raw_param(FP_PARAM)
     key = f"_fp_mismatch_{name}"
     if raw is not None and raw != predictions.short_fingerprint:
         st.session_state[key] = raw
@@ -200,12 +142,3 @@ def _check_fingerprint(name: str, predictions: Predictions) -> None:
         )
     if raw != predictions.short_fingerprint:
         st.query_params[FP_PARAM] = predictions.short_fingerprint
-
-
-def show_error(error: Exception) -> None:
-    """Render a library error as a message, never a traceback."""
-    st.error(str(error))
-
-
-def current_params() -> dict[str, Any]:
-    return {k: st.query_params.get(k) for k in st.query_params}

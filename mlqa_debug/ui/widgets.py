@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-import urllib.parse
 
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
+from mlqa_debug import stats as metrics
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.slicing.slices import Slice
-from mlqa_debug.stats import metrics as metrics
+from mlqa_debug.slicing import Slice, parse_slice
+from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, page_link
+from mlqa_debug.ui.state import open_dataset
 
 
 def suggest_name(filename: str) -> str:
@@ -35,9 +35,7 @@ def upload_form(ws: Workspace) -> None:
             except MlqaError as e:
                 st.error(str(e))
                 return
-            st.session_state["_current_ds"] = entry.name
-            st.query_params.clear()
-            st.query_params["ds"] = entry.name
+            open_dataset(entry.name)
             st.rerun()
 
 
@@ -62,32 +60,34 @@ def metrics_table(predictions: Predictions) -> None:
     st.dataframe(pd.DataFrame([flat]), hide_index=True, width="stretch")
 
 
-def copy_link(page: str, params: dict[str, str | None]) -> None:
-    """The full URL of the current view, with a copy button."""
-    from mlqa_debug.ui.slice_state import share_url
-
-    url = share_url(page, params)
+def copy_link(url: str) -> None:
+    """The full URL of the current view (``ctx.link()``), with a copy button."""
     st.markdown("**Link to this view**")
     st.code(url, language=None, wrap_lines=True)
 
 
-def open_slice_link(
-    dataset: str, s: Slice, *, label: str | None = None, key: str | None = None
-) -> None:
+def open_slice_link(dataset: str, s: Slice, *, label: str | None = None) -> None:
     """A link that opens ``s`` on the Slices page (same dataset), shareable as is."""
     text = label or f"Open on Slices: {s.text or 'all rows'}"
-    try:
-        st.page_link(
-            "pages/slices.py",
-            label=text,
-            icon=":material/filter_alt:",
-            query_params={"ds": dataset, "slice": s.text},
-        )
-    except StreamlitAPIException:  # a page file run on its own (tests): a plain link
-        query = urllib.parse.urlencode({"ds": dataset, "slice": s.text})
-        st.markdown(f"[{escape_markdown(text)}](/slices?{query})")
+    params = {DS_PARAM: dataset, SLICE_PARAM: s.text}
+    page_link("slices", params, label=text, icon=":material/filter_alt:")
 
 
-def escape_markdown(text: str) -> str:
-    """Text shown literally inside Markdown (slice text can hold any character)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)
+CHECK_MARKS = {"pass": ":green[✓]", "warn": ":orange[!]", "fail": ":red[✗]", "skipped": ":gray[–]"}
+
+
+def check_report(predictions: Predictions, dataset: str) -> None:
+    """The checks the loader ran, each with its real status (a skipped one says why)."""
+    results = predictions.checks()
+    for r in results:
+        line = f"{CHECK_MARKS[r.status]} **{r.title}**: {r.message}"
+        if r.status in ("warn", "fail"):
+            st.warning(line, icon=":material/warning:")
+        else:
+            st.markdown(line)
+        if r.slice and r.status in ("warn", "fail"):
+            open_slice_link(dataset, parse_slice(r.slice), label=f"Open these rows: {r.slice}")
+    reported = [r.message for r in results]
+    for warning in predictions.warnings:  # warnings from reading, not from a check
+        if not any(message in warning for message in reported):
+            st.warning(warning)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from mlqa_debug.cases import core as lib
+from mlqa_debug import cases as lib
 from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.slicing.slices import parse_slice
+from mlqa_debug.slicing import parse_slice
 from tests.e2e.harness import wait_for_run
 
 

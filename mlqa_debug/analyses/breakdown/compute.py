@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.slicing.encoding import Encoding, encode_features
-from mlqa_debug.slicing.slices import Slice
+from mlqa_debug.slicing import Encoding, Slice, encode_features
+
+__all__ = ["MAX_ROWS", "N_BINS", "BreakdownIndex", "breakdown_index", "feature_breakdown"]
 
 N_BINS = 5
+"""Quantile bins per numeric feature."""
 MAX_ROWS = 100
-
-
-#: Most bins one packed code may address (features x values x error bit).
+"""Rows of the breakdown table, worst first."""
 MAX_GROUP_BINS = 2**12
+"""Most bins one packed code may address (features x values x error bit)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +49,7 @@ class BreakdownIndex:
 
     @classmethod
     def build(cls, predictions: Predictions, *, n_bins: int = N_BINS) -> BreakdownIndex:
+        """Code the dataset's features (text columns aside) and pack them with the error bit."""
         features = [c for c, k in predictions.schema.features.items() if k != "text"]
         encoding = encode_features(predictions.frame, features, n_bins=n_bins)
         cards = encoding.cardinalities

@@ -17,30 +17,24 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from mlqa_debug.analyses.breakdown.figures import OVERALL_COLOR, REST_COLOR, SLICE_COLOR
-from mlqa_debug.analyses.confusion.compute import (
-    ConfusionMatrix,
-    Normalize,
-    PrCurve,
-    ResidualHistogram,
-    ThresholdMetrics,
-    difference,
+from mlqa_debug.analyses.confusion.compute import ConfusionMatrix, Normalize, difference
+from mlqa_debug.analyses.confusion.thresholds import PrCurve, ThresholdMetrics
+from mlqa_debug.stats.figures import (
+    HOVER_LABEL,
+    MARGIN,
+    OVERALL_COLOR,
+    REST_COLOR,
+    SLICE_COLOR,
+    figure_title,
 )
+from mlqa_debug.stats.format import count, percent, points
 
-__all__ = [
-    "confusion_heatmap",
-    "difference_heatmap",
-    "pr_curve_figure",
-    "predicted_vs_actual",
-    "residual_histograms",
-]
+__all__ = ["confusion_heatmap", "difference_heatmap", "pr_curve_figure"]
 
 ERROR_SCALE = [[0.0, "#fff5f0"], [0.35, "#fc9272"], [1.0, "#a50f15"]]
 CORRECT_SCALE = [[0.0, "#f7f7f7"], [1.0, "#9ecae1"]]
 DIVERGING_SCALE = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]
 SELECTED_LINE = "#111111"
-_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
-_HOVER_LABEL = {"bgcolor": "white", "font": {"size": 12}}
 
 
 def _cell_size(n_classes: int) -> int:
@@ -159,8 +153,8 @@ def _matrix_figure(
         "yaxis": _axis(matrix.labels, "true", reverse=True),
         "shapes": _selected_box(matrix, selected),
         "height": _figure_height(matrix.n_classes),
-        "margin": _MARGIN,
-        "hoverlabel": _HOVER_LABEL,
+        "margin": MARGIN,
+        "hoverlabel": HOVER_LABEL,
         "hovermode": "closest",
         "hoverdistance": -1,  # the nearest cell centre answers, wherever in the cell
         "plot_bgcolor": "white",
@@ -181,25 +175,18 @@ def _hover_texts(
         true, pred = labels[i], labels[j]
         line = (
             f"true <b>{true}</b> → predicted <b>{pred}</b><br>"
-            f"{what}: {counts[i, j]:,} rows · {rows_share[i, j]:.1%} of true {true} · "
-            f"{cols_share[i, j]:.1%} of predicted {pred}"
+            f"{what}: {count(counts[i, j])} rows · {percent(rows_share[i, j])} of true {true} · "
+            f"{percent(cols_share[i, j])} of predicted {pred}"
         )
         if reference is not None and ref_share is not None:
             line += (
-                f"<br>overall: {reference.counts[i, j]:,} rows · "
-                f"{ref_share[i, j]:.1%} of true {true}"
+                f"<br>overall: {count(reference.counts[i, j])} rows · "
+                f"{percent(ref_share[i, j])} of true {true}"
             )
         if matrix.codes[i] < 0 and i == j and matrix.other_errors:
-            line += f"<br>includes {matrix.other_errors:,} confusions among other classes"
+            line += f"<br>includes {count(matrix.other_errors)} confusions among other classes"
         out[i, j] = line
     return out
-
-
-def _title(text: str, subtitle: str | None = None) -> dict[str, Any]:
-    title: dict[str, Any] = {"text": text, "x": 0.0, "xanchor": "left"}
-    if subtitle:
-        title["subtitle"] = {"text": subtitle, "font": {"size": 12}}
-    return title
 
 
 def confusion_heatmap(
@@ -245,9 +232,11 @@ def confusion_heatmap(
         "pred": "share of each predicted class (precision on the diagonal)",
         "all": "share of all rows",
     }[normalize]
-    subtitle = f"{matrix.n_samples:,} rows · {what_text}"
+    subtitle = f"{count(matrix.n_samples)} rows · {what_text}"
     hover = _hover_texts(matrix, reference, what)
-    return _matrix_figure(traces, matrix, hover, title=_title(title, subtitle), selected=selected)
+    return _matrix_figure(
+        traces, matrix, hover, title=figure_title(title, subtitle), selected=selected
+    )
 
 
 def difference_heatmap(
@@ -277,12 +266,47 @@ def difference_heatmap(
     base = _hover_texts(matrix, reference, "slice")
     hover = np.empty_like(base)
     for (i, j), line in np.ndenumerate(base):
-        hover[i, j] = f"{line}<br>difference: {diff[i, j]:+.2f} pts"
+        hover[i, j] = f"{line}<br>difference: {points(diff[i, j] / 100, digits=2)}"
     unit = "share of each predicted class" if normalize == "pred" else "share of each true class"
     if normalize == "all":
         unit = "share of all rows"
     subtitle = f"percentage points of the {unit}; red: more in the slice"
-    return _matrix_figure([trace], matrix, hover, title=_title(title, subtitle), selected=selected)
+    return _matrix_figure(
+        [trace], matrix, hover, title=figure_title(title, subtitle), selected=selected
+    )
+
+
+def _curve_trace(name: str, curve: PrCurve, color: str) -> go.Scatter:
+    precision, recall, thresholds = curve.thinned()
+    ap = curve.average_precision
+    label = f"{name} (AP {ap:.3f})" if not math.isnan(ap) else f"{name} (no positives)"
+    return go.Scatter(
+        x=recall,
+        y=precision,
+        mode="lines",
+        name=label,
+        line={"color": color, "width": 2, "shape": "hv"},
+        customdata=thresholds,
+        hovertemplate=(
+            f"{name}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}"
+            "<br>threshold %{customdata:.3f}<extra></extra>"
+        ),
+    )
+
+
+def _point_trace(name: str, point: ThresholdMetrics, color: str) -> go.Scatter:
+    return go.Scatter(
+        x=[point.recall],
+        y=[point.precision],
+        mode="markers",
+        marker={"color": color, "size": 11, "line": {"width": 2, "color": "white"}},
+        name=f"{name} at {point.threshold:.2f}",
+        showlegend=False,
+        hovertemplate=(
+            f"{name} at threshold {point.threshold:.2f}<br>"
+            "recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"
+        ),
+    )
 
 
 def pr_curve_figure(
@@ -300,166 +324,18 @@ def pr_curve_figure(
     for name, curve in curves.items():
         if curve.n_samples == 0:
             continue
-        precision, recall, thresholds = curve.thinned()
-        ap = curve.average_precision
-        label = f"{name} (AP {ap:.3f})" if not math.isnan(ap) else f"{name} (no positives)"
-        fig.add_trace(
-            go.Scatter(
-                x=recall,
-                y=precision,
-                mode="lines",
-                name=label,
-                line={"color": colors.get(name, "#555555"), "width": 2, "shape": "hv"},
-                customdata=thresholds,
-                hovertemplate=(
-                    f"{name}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}"
-                    "<br>threshold %{customdata:.3f}<extra></extra>"
-                ),
-            )
-        )
+        color = colors.get(name, "#555555")
+        fig.add_trace(_curve_trace(name, curve, color))
         point = (points or {}).get(name)
         if point is not None and point.n_positive:
-            fig.add_trace(
-                go.Scatter(
-                    x=[point.recall],
-                    y=[point.precision],
-                    mode="markers",
-                    marker={
-                        "color": colors.get(name, "#555555"),
-                        "size": 11,
-                        "line": {"width": 2, "color": "white"},
-                    },
-                    name=f"{name} at {point.threshold:.2f}",
-                    showlegend=False,
-                    hovertemplate=(
-                        f"{name} at threshold {point.threshold:.2f}<br>"
-                        "recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"
-                    ),
-                )
-            )
+            fig.add_trace(_point_trace(name, point, color))
     fig.update_layout(
-        title=_title(title, "dots: the current threshold"),
+        title=figure_title(title, "dots: the current threshold"),
         xaxis={"title": "recall", "range": [0, 1.02], "tickformat": ".0%"},
         yaxis={"title": "precision", "range": [0, 1.05], "tickformat": ".0%"},
         height=380,
-        margin=_MARGIN,
+        margin=MARGIN,
         legend={"orientation": "h", "y": -0.2, "x": 0},
-        hoverlabel=_HOVER_LABEL,
-    )
-    return fig
-
-
-def predicted_vs_actual(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    mask: np.ndarray,
-    positions: np.ndarray,
-    *,
-    threshold: float | None = None,
-    title: str = "Predicted vs actual",
-) -> go.Figure:
-    """WebGL scatter of the rows at ``positions``: slice in colour over the rest in grey.
-
-    The diagonal is a perfect prediction; dotted lines mark ``|residual| = threshold``.
-    """
-    y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
-    fig = go.Figure()
-    groups = [
-        ("rest", positions[~mask[positions]], REST_COLOR, 0.35),
-        ("slice", positions[mask[positions]], SLICE_COLOR, 0.8),
-    ]
-    if mask.all():  # no slice: one colour for all rows
-        groups = [("all rows", positions, OVERALL_COLOR, 0.7)]
-    for name, chosen, color, opacity in groups:
-        fig.add_trace(
-            go.Scattergl(
-                x=y_true[chosen],
-                y=y_pred[chosen],
-                mode="markers",
-                name=f"{name} ({len(chosen):,})",
-                marker={"color": color, "size": 6, "opacity": opacity},
-                customdata=chosen + 1,
-                hovertemplate=(
-                    "row %{customdata}<br>actual %{x:.4g}<br>predicted %{y:.4g}"
-                    f"<extra>{name}</extra>"
-                ),
-            )
-        )
-    finite = np.concatenate([y_true[np.isfinite(y_true)], y_pred[np.isfinite(y_pred)]])
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    pad = 0.03 * (high - low or 1.0)
-    low, high = low - pad, high + pad
-    fig.add_trace(_line([low, high], [low, high], "perfect", dash="dash"))
-    if threshold:
-        fig.add_trace(_line([low, high], [low + threshold, high + threshold], f"±{threshold:.3g}"))
-        fig.add_trace(_line([low, high], [low - threshold, high - threshold], None))
-    fig.update_layout(
-        title=_title(title),
-        xaxis={"title": "actual (label)", "range": [low, high]},
-        yaxis={"title": "predicted", "range": [low, high]},
-        height=420,
-        margin=_MARGIN,
-        legend={"orientation": "h", "y": -0.18, "x": 0},
-        hoverlabel=_HOVER_LABEL,
-    )
-    return fig
-
-
-def _line(x: list[float], y: list[float], name: str | None, *, dash: str = "dot") -> go.Scatter:
-    return go.Scatter(
-        x=x,
-        y=y,
-        mode="lines",
-        name=name or "",
-        showlegend=name is not None,
-        line={"color": "#444444", "width": 1, "dash": dash},
-        hoverinfo="skip",
-    )
-
-
-def residual_histograms(
-    histogram: ResidualHistogram,
-    *,
-    threshold: float | None = None,
-    title: str = "Residuals (prediction − label)",
-) -> go.Figure:
-    """Slice and rest residual distributions on shared bins, as shares of each group."""
-    slice_share, rest_share = histogram.shares()
-    width = float(np.diff(histogram.edges).mean()) if len(histogram.edges) > 1 else 1.0
-    fig = go.Figure()
-    groups = [
-        ("rest", rest_share, histogram.rest_counts, REST_COLOR),
-        ("slice", slice_share, histogram.slice_counts, SLICE_COLOR),
-    ]
-    if not histogram.rest_counts.any():  # no slice: all rows in one colour
-        groups = [("all rows", slice_share, histogram.slice_counts, OVERALL_COLOR)]
-    for name, share, count, color in groups:
-        fig.add_trace(
-            go.Bar(
-                x=histogram.centers,
-                y=share,
-                width=width,
-                name=f"{name} ({int(count.sum()):,})",
-                marker={"color": color, "opacity": 0.55},
-                customdata=np.column_stack([histogram.edges[:-1], histogram.edges[1:], count]),
-                hovertemplate=(
-                    "%{customdata[0]:.4g} to %{customdata[1]:.4g}<br>"
-                    f"{name}: %{{y:.1%}} (%{{customdata[2]:,}} rows)<extra></extra>"
-                ),
-            )
-        )
-    if threshold:
-        for x in (-threshold, threshold):
-            fig.add_vline(x=x, line={"color": "#444444", "width": 1, "dash": "dot"})
-    fig.update_layout(
-        title=_title(title, f"dotted: the error threshold ±{threshold:.3g}" if threshold else None),
-        barmode="overlay",
-        bargap=0,
-        xaxis={"title": "residual"},
-        yaxis={"title": "share of rows", "tickformat": ".0%"},
-        height=420,
-        margin=_MARGIN,
-        legend={"orientation": "h", "y": -0.18, "x": 0},
-        hoverlabel=_HOVER_LABEL,
+        hoverlabel=HOVER_LABEL,
     )
     return fig

@@ -21,11 +21,10 @@ from mlqa_debug.analyses.discovery.sliceline import find_slices
 from mlqa_debug.analyses.discovery.tree import ErrorTree, fit_error_tree
 from mlqa_debug.cache import DiskCache, cache_key
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.errors import SliceError
+from mlqa_debug.errors import ParameterError
+from mlqa_debug.slicing import Slice, parse_slice, slice_mask
 from mlqa_debug.slicing.encoding import Encoding, encode_features
-from mlqa_debug.slicing.slices import Slice, parse_slice
-from mlqa_debug.stats.metrics import wilson_interval
-from mlqa_debug.stats.report import slice_mask
+from mlqa_debug.stats import wilson_interval
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +54,19 @@ class DiscoveryParams:
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha <= 1:
-            raise SliceError(f"alpha must be in (0, 1], got {self.alpha}")
+            raise ParameterError(f"alpha must be in (0, 1], got {self.alpha}")
         if not 1 <= self.k <= 1000:
-            raise SliceError(f"k must be between 1 and 1000, got {self.k}")
+            raise ParameterError(f"k must be between 1 and 1000, got {self.k}")
         if not 1 <= self.max_level <= 5:
-            raise SliceError(f"max level must be between 1 and 5, got {self.max_level}")
+            raise ParameterError(f"max level must be between 1 and 5, got {self.max_level}")
         if self.min_support <= 0:
-            raise SliceError(f"min support must be positive, got {self.min_support}")
+            raise ParameterError(f"min support must be positive, got {self.min_support}")
         if not 2 <= self.n_bins <= 50:
-            raise SliceError(f"bins per numeric feature must be 2 to 50, got {self.n_bins}")
+            raise ParameterError(f"bins per numeric feature must be 2 to 50, got {self.n_bins}")
+
+
+DEFAULT_PARAMS = DiscoveryParams()
+"""The parameters callers start from; the CLI's ``discover`` flags default to these."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,11 @@ def error_vector(predictions: Predictions, measure: ErrorMeasure) -> np.ndarray:
         return predictions.error.astype(np.float64)
     if measure == "abs_error":
         if predictions.schema.is_classification:
-            raise SliceError("the absolute error needs a regression task; use 'error'")
+            raise ParameterError("the absolute error needs a regression task; use 'error'")
         return np.abs(predictions.residual)
     proba = predictions.proba_matrix
     if proba is None:
-        raise SliceError("the log loss needs probability columns; use 'error'")
+        raise ParameterError("the log loss needs probability columns; use 'error'")
     picked = proba[np.arange(len(proba)), np.maximum(predictions.y_true_codes, 0)]
     return -np.log(np.clip(picked, 1e-15, 1.0))
 
@@ -125,7 +128,7 @@ def feature_encoding(predictions: Predictions, features: Sequence[str], n_bins: 
     """Coded features, built once per dataset and parameters."""
     unknown = [c for c in features if c not in predictions.schema.features]
     if unknown:
-        raise SliceError(f"not features of this dataset: {', '.join(map(repr, unknown))}")
+        raise ParameterError(f"not features of this dataset: {', '.join(map(repr, unknown))}")
     key = f"encoding:{n_bins}:{'|'.join(features)}"
     return predictions.memo(
         key, lambda: encode_features(predictions.frame, list(features), n_bins=n_bins)
@@ -139,7 +142,7 @@ def discover_slices(
     cache: DiskCache | None = None,
 ) -> DiscoveryResult:
     """Top-k slices by SliceLine score (exact), inside ``params.within``."""
-    params = params or DiscoveryParams()
+    params = params or DEFAULT_PARAMS
     features = params.features or default_features(predictions)
     key = cache_key("discovery", predictions.fingerprint, dataclasses.asdict(params), features)
     if cache is not None and (hit := cache.get_json(key)) is not None:

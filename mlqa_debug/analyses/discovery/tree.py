@@ -42,8 +42,8 @@ import pandas as pd
 from scipy import sparse
 
 from mlqa_debug.errors import SchemaError
+from mlqa_debug.slicing import Predicate, Slice, Value
 from mlqa_debug.slicing.encoding import Unsupported, categorical_codes, slice_value
-from mlqa_debug.slicing.slices import Predicate, Slice, Value
 
 __all__ = ["ErrorTree", "TreeNode", "fit_error_tree"]
 

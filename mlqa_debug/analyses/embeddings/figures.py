@@ -2,7 +2,7 @@
 
 Every point carries its row position in ``customdata`` (a number), so a box or
 lasso selection maps back to rows whatever the trace order
-(:func:`mlqa_debug.analyses.embeddings.compute.selected_positions`). No Streamlit here.
+(:func:`mlqa_debug.analyses.embeddings.selection.selected_positions`). No Streamlit here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from mlqa_debug.analyses.embeddings.compute import ClusterResult, MapPoints
+from mlqa_debug.analyses.embeddings.clusters import ClusterResult
+from mlqa_debug.analyses.embeddings.points import MapPoints
 
 ERROR_COLOR = "#d62728"
 CORRECT_COLOR = "#9fb3c8"

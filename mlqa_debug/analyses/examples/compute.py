@@ -3,18 +3,42 @@
 The dashboard never ships a whole frame to the browser: :func:`examples_page`
 picks the rows of one page with ``np.argpartition`` (linear time) and sorts
 only those, so paging through a million-row slice stays fast.
+:func:`reading_columns` lays a page out for reading rows one by one (the
+model's columns first, bulky pixel, embedding and SHAP columns left out).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
 
-from mlqa_debug.data.predictions import Predictions
+if TYPE_CHECKING:
+    from mlqa_debug.data.predictions import Predictions
+
+__all__ = [
+    "ERRORS_FIRST",
+    "ExamplesPage",
+    "Paging",
+    "example_positions",
+    "examples_page",
+    "reading_columns",
+    "sort_options",
+]
 
 ERRORS_FIRST = "errors first"
+"""The default order: wrong predictions first, the most confident of them on top."""
+
+
+class Paging(TypedDict, total=False):
+    """The paging options of :func:`examples_page`, for functions that pass them on."""
+
+    sort_by: str
+    descending: bool
+    page: int
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,11 @@ class ExamplesPage:
     start: int
     page: int
     n_pages: int
+
+
+def example_positions(page: ExamplesPage) -> np.ndarray:
+    """0-based row positions of an examples page (its index is 1-based rows)."""
+    return np.asarray(page.frame.index, dtype=np.int64) - 1
 
 
 def sort_options(predictions: Predictions) -> list[str]:
@@ -98,3 +127,20 @@ def _rows_frame(predictions: Predictions, positions: np.ndarray) -> pd.DataFrame
     out = pd.concat([frame[lead], derived, frame[rest]], axis=1)
     out.index = pd.Index(positions + 1, name="row")
     return out
+
+
+def reading_columns(predictions: Predictions, frame: pd.DataFrame) -> pd.DataFrame:
+    """A page's columns for reading: id, label, prediction, derived, probabilities, features.
+
+    Pixel columns of an image dataset, embedding, SHAP and projection columns are
+    left out (they are shown as images and maps, not as numbers).
+    """
+    s = predictions.schema
+    hidden = {*(s.image.columns if s.image else ()), *s.embedding, *s.shap.values()}
+    hidden |= {*(s.projection or ()), *([s.shap_base] if s.shap_base else [])}
+    probas = [c for c in (s.score, *s.proba.values()) if c is not None]
+    lead = [c for c in (s.id, s.label, s.prediction) if c is not None]
+    derived = [c for c in ("confidence", "error", "abs_error") if c in frame.columns]
+    taken = {*lead, *derived, *probas, *hidden}
+    rest = [c for c in frame.columns if c not in taken]
+    return frame[[*lead, *derived, *probas, *rest]].copy()

@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mlqa_debug.analyses.breakdown.figures import REST_COLOR, SLICE_COLOR
-from mlqa_debug.analyses.explain.compute import Waterfall
+from mlqa_debug.analyses.explain.aggregate import Waterfall
+from mlqa_debug.stats.figures import REST_COLOR, SLICE_COLOR
 
 ERROR_COLOR = "#d62728"
 CORRECT_COLOR = "#1f77b4"
@@ -36,7 +36,7 @@ def _bar_height(n: int, *, per_bar: int = 26, extra: int = 90) -> int:
 def importance_bars(table: pd.DataFrame, *, top: int = 12) -> go.Figure:
     """Mean |SHAP| inside the slice next to the rest, for the ``top`` rows of ``table``.
 
-    ``table`` is :func:`~mlqa_debug.analyses.explain.compute.importance_table` (ranked by the
+    ``table`` is :func:`~mlqa_debug.analyses.explain.aggregate.importance_table` (ranked by the
     difference), so the features that matter more inside the slice come first.
     """
     rows = table.head(top).iloc[::-1]  # horizontal bars are drawn bottom-up
@@ -74,7 +74,7 @@ def importance_bars(table: pd.DataFrame, *, top: int = 12) -> go.Figure:
 def push_bars(table: pd.DataFrame, *, top: int = 12, regression: bool = False) -> go.Figure:
     """Mean signed push toward the prediction's side, errors vs correct rows.
 
-    ``table`` is :func:`~mlqa_debug.analyses.explain.compute.push_table`. Classification: SHAP
+    ``table`` is :func:`~mlqa_debug.analyses.explain.aggregate.push_table`. Classification: SHAP
     toward each row's predicted class (the wrong class on errors). Regression:
     SHAP in the direction of the residual.
     """
@@ -125,7 +125,7 @@ def _jitter(frame: pd.DataFrame, order: list[str]) -> np.ndarray:
 def beeswarm(frame: pd.DataFrame, *, features: list[str], colour: ColourBy = "error") -> go.Figure:
     """One row of points per feature: its SHAP value for each explained row.
 
-    ``frame`` is :func:`~mlqa_debug.analyses.explain.compute.beeswarm_frame`; ``features`` are
+    ``frame`` is :func:`~mlqa_debug.analyses.explain.aggregate.beeswarm_frame`; ``features`` are
     drawn top to bottom. Colour by the row's error, or by the feature's value
     (low blue, high red; missing grey).
     """

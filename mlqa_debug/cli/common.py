@@ -1,0 +1,84 @@
+"""What every ``mlqa-debug`` command group shares.
+
+Exit codes, the column-role flags, loading a dataset by name or a predictions
+file by path, and printing JSON. This module imports no command module: the
+groups (:mod:`.data`, :mod:`.slices`, :mod:`.cases`, :mod:`.embed`,
+:mod:`.explain`) import it, :mod:`.main` imports the groups, and nothing imports
+:mod:`.main`, so the import graph has no loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from mlqa_debug.data.predictions import Predictions, load_predictions
+from mlqa_debug.data.schema import TASKS, Roles
+from mlqa_debug.data.workspace import ENV_WORKSPACE, Workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+"""A command succeeded; a regression check failed; the input was unusable."""
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, what a shell reports."""
+
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (``| head``): 128 + SIGPIPE, what a shell reports
+for ``cat`` or ``grep`` in the same pipe. Not 0, because the output was cut short
+(and ``check``'s verdict never reached its reader)."""
+
+WORKSPACE_HELP = f"workspace directory (default: ${ENV_WORKSPACE} or ~/.mlqa-debug)"
+
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
+"""What a sub-command runs: parsed arguments in, exit code out."""
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""The ``add_subparsers()`` object each command group adds its commands to."""
+
+
+def add_role_options(parser: argparse.ArgumentParser) -> None:
+    """``--label``, ``--prediction``, ``--id``, ``--task`` and ``--positive``."""
+    group = parser.add_argument_group("column roles (default: by convention, then sidecar)")
+    group.add_argument("--label", help="label column (default: label / y_true / target)")
+    group.add_argument("--prediction", help="prediction column (default: prediction / y_pred)")
+    group.add_argument("--id", dest="id_column", help="id column (default: id / example_id)")
+    group.add_argument("--task", choices=TASKS, help="task (default: inferred)")
+    group.add_argument("--positive", help="positive class of a binary task")
+
+
+def roles_from_args(args: argparse.Namespace) -> Roles:
+    """The column roles given by :func:`add_role_options` flags (unset ones are None)."""
+    return Roles(
+        id=args.id_column,
+        label=args.label,
+        prediction=args.prediction,
+        task=args.task,
+        positive=args.positive,
+    )
+
+
+def workspace_from_args(args: argparse.Namespace) -> Workspace:
+    """``--workspace``, else ``$MLQA_DEBUG_WORKSPACE``, else ``~/.mlqa-debug``."""
+    return Workspace(getattr(args, "workspace", None))
+
+
+def is_file_target(target: str) -> bool:
+    """Whether ``target`` names an existing file (with a suffix) rather than a dataset."""
+    path = Path(target)
+    return bool(path.suffix) and path.exists()
+
+
+def load_dataset_or_file(target: str, args: argparse.Namespace) -> Predictions:
+    """A registered dataset's name, or a path to a predictions file."""
+    roles = roles_from_args(args) if hasattr(args, "label") else None
+    if is_file_target(target):
+        return load_predictions(Path(target), roles=roles)
+    return workspace_from_args(args).load(target, roles=roles)
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (dates and paths as strings)."""
+    print(json.dumps(data, indent=2, default=str))

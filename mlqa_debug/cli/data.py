@@ -1,0 +1,137 @@
+"""Dataset commands: ``app``, ``add``, ``list`` and ``validate``.
+
+``app`` serves the dashboard on a workspace; ``add`` registers a predictions
+file in it; ``list`` shows what it serves; ``validate`` reads a file and prints
+its summary (or ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlqa_debug.cli.common import (
+    EXIT_OK,
+    SubParsers,
+    add_role_options,
+    print_json,
+    roles_from_args,
+    workspace_from_args,
+)
+from mlqa_debug.data import checks
+from mlqa_debug.data.predictions import load_predictions
+from mlqa_debug.data.workspace import ENV_WORKSPACE
+from mlqa_debug.errors import MlqaError
+
+
+def add_commands(sub: SubParsers, *, ws_help: str) -> None:
+    """Add ``app``, ``add``, ``list`` and ``validate`` to the ``mlqa-debug`` parser."""
+    p = sub.add_parser("app", help="launch the dashboard")
+    p.add_argument("--workspace", help=ws_help)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="localhost", help="address to bind (default: localhost)")
+    p.set_defaults(handler=cmd_app)
+
+    p = sub.add_parser("add", help="register a predictions file in the workspace (copies it)")
+    p.add_argument("file", help="CSV or Parquet predictions file")
+    p.add_argument("--name", required=True, help="dataset id: lowercase letters, digits, _ or -")
+    p.add_argument("--model", help="model file (joblib) to register with it; trusted code")
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
+    p.add_argument("--workspace", help=ws_help)
+    add_role_options(p)
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("list", help="list the datasets the workspace serves")
+    p.add_argument("--workspace", help=ws_help)
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("validate", help="check a predictions file and print its summary")
+    p.add_argument("file", help="CSV or Parquet predictions file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_role_options(p)
+    p.set_defaults(handler=cmd_validate)
+
+
+def app_dir() -> Path:
+    """The folder holding ``app.py``: the checkout, or the copy packaged in the wheel."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent, package / "_app"):
+        if (candidate / "app.py").is_file() and (candidate / "pages").is_dir():
+            return candidate
+    raise MlqaError("the packaged app.py was not found; reinstall mlqa-debug")
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    folder = app_dir()
+    env = dict(os.environ)
+    if args.workspace:
+        env[ENV_WORKSPACE] = str(Path(args.workspace).expanduser().resolve())
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(folder / "app.py"),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"mlqa-debug: serving on http://{args.address}:{args.port}", flush=True)
+    return subprocess.call(command, cwd=folder, env=env)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    entry = workspace_from_args(args).add(
+        args.file,
+        name=args.name,
+        roles=roles_from_args(args),
+        model=args.model,
+        overwrite=args.overwrite,
+    )
+    print(f"registered {entry.name!r} in {entry.path.parent}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for entry in workspace_from_args(args).entries():
+        kind = "built-in" if entry.builtin else "registered"
+        print(f"{entry.name:<24} {kind:<10} {entry.description or entry.source or ''}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    predictions = load_predictions(args.file, roles=roles_from_args(args))
+    summary = predictions.summary()
+    if args.json:
+        print_json(summary)
+        return EXIT_OK
+    print(format_summary(summary))
+    print(checks.report_text(predictions.checks()))
+    return EXIT_OK
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The human form of :meth:`Predictions.summary`."""
+    lines = [
+        f"{summary['source']}: {summary['rows']:,} rows, {summary['columns']} columns",
+        f"task: {summary['task']}",
+    ]
+    if summary["classes"]:
+        lines.append(f"classes: {', '.join(map(str, summary['classes']))}")
+    lines.append(f"error rate: {summary['error_rate']:.2%} ({summary['errors']:,} errors)")
+    lines.append(f"fingerprint: {summary['fingerprint'][:8]}")
+    lines.append("columns:")
+    for row in summary["roles"]:
+        kind = f" ({row['type']})" if row["type"] else ""
+        lines.append(f"  {row['column']:<28} {row['role']}{kind}")
+    lines += [f"warning: {w}" for w in summary["warnings"]]
+    return "\n".join(lines)

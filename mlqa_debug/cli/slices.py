@@ -1,0 +1,110 @@
+"""Slice commands: ``slice`` (one slice's metrics) and ``discover`` (the worst slices).
+
+``discover`` takes its defaults from
+:data:`mlqa_debug.analyses.discovery.service.DEFAULT_PARAMS`, the same the
+Discovery page starts from.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mlqa_debug.analyses.discovery.service import (
+    DEFAULT_PARAMS,
+    ERROR_MEASURES,
+    DiscoveryParams,
+    discover_slices,
+)
+from mlqa_debug.cli.common import (
+    EXIT_OK,
+    SubParsers,
+    add_role_options,
+    load_dataset_or_file,
+    print_json,
+)
+from mlqa_debug.slicing import parse_slice
+from mlqa_debug.stats import difference_text, evaluate_slice, report_frame
+
+
+def add_commands(sub: SubParsers, *, ws_help: str) -> None:
+    """Add ``slice`` and ``discover`` to the ``mlqa-debug`` parser."""
+    p = sub.add_parser("slice", help="metrics of a slice vs the rest vs all rows")
+    p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
+    p.add_argument("--where", required=True, help="the slice, e.g. \"region == 'north'\"")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--workspace", help=ws_help)
+    add_role_options(p)
+    p.set_defaults(handler=cmd_slice)
+    _add_discover(sub, ws_help)
+
+
+def _add_discover(sub: SubParsers, ws_help: str) -> None:
+    d = DEFAULT_PARAMS
+    p = sub.add_parser("discover", help="find the worst slices automatically (SliceLine)")
+    p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="error vs size weight (0, 1]")
+    p.add_argument("--k", type=int, default=d.k, help="number of slices (default %(default)s)")
+    p.add_argument("--max-level", type=int, default=d.max_level, help="most predicates per slice")
+    p.add_argument(
+        "--min-support",
+        type=float,
+        default=d.min_support,
+        help="minimum slice size: a fraction of rows (< 1) or a row count (default %(default)s)",
+    )
+    p.add_argument("--bins", type=int, default=d.n_bins, help="quantile bins per numeric feature")
+    p.add_argument("--features", nargs="+", help="features to use (default: all)")
+    p.add_argument("--within", help="search inside this slice")
+    p.add_argument("--measure", choices=ERROR_MEASURES, default=d.measure)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--workspace", help=ws_help)
+    add_role_options(p)
+    p.set_defaults(handler=cmd_discover)
+
+
+def cmd_slice(args: argparse.Namespace) -> int:
+    predictions = load_dataset_or_file(args.dataset, args)
+    evaluation = evaluate_slice(predictions, parse_slice(args.where))
+    if args.json:
+        print_json(evaluation.to_dict())
+        return EXIT_OK
+    print(f"slice: {evaluation.slice.text or '(all rows)'}  [id {evaluation.slice.id}]")
+    print(report_frame(evaluation.report).to_string())
+    print(difference_text(evaluation.report))
+    return EXIT_OK
+
+
+def discovery_params(args: argparse.Namespace) -> DiscoveryParams:
+    """The ``discover`` flags as discovery parameters (checked by the dataclass)."""
+    return DiscoveryParams(
+        alpha=args.alpha,
+        k=args.k,
+        max_level=args.max_level,
+        min_support=args.min_support,
+        n_bins=args.bins,
+        features=tuple(args.features) if args.features else DEFAULT_PARAMS.features,
+        within=args.within or DEFAULT_PARAMS.within,
+        measure=args.measure,
+    )
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    predictions = load_dataset_or_file(args.dataset, args)
+    result = discover_slices(predictions, discovery_params(args))
+    if args.json:
+        print_json(
+            {
+                "rows_searched": result.n_rows,
+                "mean_error": result.mean_error,
+                "features": list(result.features),
+                "slices": [d.to_dict() for d in result.slices],
+            }
+        )
+        return EXIT_OK
+    print(f"{result.n_rows:,} rows searched, mean error {result.mean_error:.4g}")
+    print(f"{'#':>3} {'rows':>9} {'error':>8} {'lift':>6} {'score':>7}  slice")
+    for rank, d in enumerate(result.slices, start=1):
+        print(
+            f"{rank:>3} {d.size:>9,} {d.error_rate:>8.3g} {d.lift:>6.2f} {d.score:>7.3f}  "
+            f"{d.slice.text}"
+        )
+    return EXIT_OK

@@ -1,0 +1,239 @@
+"""The page context: one call at the top of every page, everything the page needs.
+
+    ctx = open_page("confusion", options=confusion_options)
+    ctx.predictions, ctx.slice, ctx.mask, ctx.options["norm"], ctx.link()
+
+:func:`open_page` must not rely on anything ``app.py`` did: a deep link opened as
+the first request to a fresh server runs the page file directly (DESIGN.md,
+Links). It sets the page config, reads the dataset (``?ds=``) and, on pages over
+two tables, the second one (``?vs=``), both validated the same way; draws the
+sidebar (dataset picker and links that carry what belongs in a link); loads the
+data through a process-wide cache; parses and checks the slice once and computes
+its mask once; resolves the page's view options (:mod:`mlqa_debug.ui.options`).
+Pages never read ``st.query_params`` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import streamlit as st
+
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import DatasetEntry, Workspace, validate_name
+from mlqa_debug.errors import MlqaError, WorkspaceError
+from mlqa_debug.slicing import EMPTY, Slice
+from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui.links import (
+    CARRIED,
+    DS_PARAM,
+    FP_PARAM,
+    RESERVED,
+    SLICE_PARAM,
+    VS_PARAM,
+    page_url,
+)
+from mlqa_debug.ui.options import (
+    ResolvedOptions,
+    ViewOption,
+    correct,
+    raw_param,
+    resolve_one,
+    write_option,
+    write_param,
+)
+
+OptionSpec = Iterable[ViewOption[Any]] | Callable[["PageContext"], Iterable[ViewOption[Any]]]
+Need = Literal["none", "optional", "required"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset the page shows: its id, its workspace entry and its loaded predictions."""
+
+    name: str
+    entry: DatasetEntry
+    predictions: Predictions
+
+
+@dataclass
+class PageContext:
+    """What a page works with this run; built by :func:`open_page`."""
+
+    page: str
+    workspace: Workspace
+    dataset: Dataset | None
+    second: Dataset | None = None
+    slice: Slice = EMPTY
+    mask: np.ndarray = field(default_factory=lambda: np.ones(0, dtype=bool))
+    options: ResolvedOptions = field(default_factory=ResolvedOptions)
+    declared: tuple[ViewOption[Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The dataset's id (pages with a dataset only)."""
+        return self._dataset.name
+
+    @property
+    def entry(self) -> DatasetEntry:
+        return self._dataset.entry
+
+    @property
+    def predictions(self) -> Predictions:
+        return self._dataset.predictions
+
+    @property
+    def _dataset(self) -> Dataset:
+        if self.dataset is None:  # open_page stops pages that need one
+            raise RuntimeError("this page has no dataset")
+        return self.dataset
+
+    def option(self, param: str) -> ViewOption[Any]:
+        """The declared option for ``param`` (for a widget's ``key`` and ``on_change``)."""
+        return next(o for o in self.declared if o.param == param)
+
+    def link_params(self, **overrides: str | None) -> dict[str, str | None]:
+        """The parameters of this view's link: datasets, fingerprint, slice, view options."""
+        params: dict[str, str | None] = {}
+        if self.dataset is not None:
+            params[DS_PARAM] = self.dataset.name
+            params[FP_PARAM] = self.dataset.predictions.short_fingerprint
+        if self.second is not None:
+            params[VS_PARAM] = self.second.name
+        params[SLICE_PARAM] = self.slice.text
+        for option in self.declared:
+            if option.in_link:
+                params[option.param] = option.url_value(
+                    st.session_state.get(option.session_key, self.options.values.get(option.param))
+                )
+        params.update(overrides)
+        return params
+
+    def link(
+        self, page: str | None = None, *, absolute: bool = True, **overrides: str | None
+    ) -> str:
+        """The URL that reopens this view (or ``page`` with this dataset and slice)."""
+        if page is not None and page != self.page:
+            carried = {k: v for k, v in self.link_params().items() if k in CARRIED}
+            return page_url(page, carried | overrides, absolute=absolute)
+        return page_url(self.page, self.link_params(**overrides), absolute=absolute)
+
+    def set(self, param: str, value: Any) -> None:
+        """Make ``value`` the option's value, in the session and in the URL."""
+        option = self.option(param)
+        st.session_state[option.session_key] = value
+        self.options.values[param] = value
+        write_param(param, option.url_value(value))
+
+    def correct(self, param: str, value: Any, *, reason: str) -> None:
+        """An option's value turned out unusable once computed: show ``value``, and say so."""
+        correct(self.option(param), value, self.options, reason=reason)
+        st.warning(self.options.problems[-1])
+
+    def bind(self, param: str, **extra: Any) -> dict[str, Any]:
+        """Keyword arguments that tie a widget to the option ``param`` (key and on_change)."""
+        option = self.option(param)
+        return {"key": option.session_key, "on_change": write_option, "args": (option,), **extra}
+
+
+def _requested(ws: Workspace, param: str) -> tuple[str | None, str | None]:
+    """The dataset ``?param=`` names, and a message if it cannot be opened."""
+    raw = st.query_params.get(param)
+    if raw is None:
+        return None, None
+    try:
+        name = validate_name(raw)
+        ws.entry(name)
+    except WorkspaceError as e:
+        return None, str(e)
+    return name, None
+
+
+def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
+    try:
+        entry = ws.entry(name)
+        predictions = state.load_dataset(ws, name)
+    except MlqaError as e:
+        st.error(f"{role} {name!r} cannot be loaded: {e}")
+        st.stop()
+    return Dataset(name, entry, predictions)
+
+
+def _second_dataset(ws: Workspace, need: Need) -> Dataset | None:
+    if need == "none":
+        return None
+    name, problem = _requested(ws, VS_PARAM)
+    if problem is not None:
+        st.error(f"The link names a second dataset that cannot be opened: {problem}")
+    if name is None:
+        if need == "required":
+            st.info("Choose the dataset to compare with (the link's `vs` parameter).")
+            st.stop()
+        return None
+    return _load(ws, name, role="The second dataset")
+
+
+def _drop_foreign_params(declared: Sequence[ViewOption[Any]]) -> None:
+    """Parameters no one on this page reads leave the URL, so its link stays canonical."""
+    known = set(RESERVED) | {o.param for o in declared}
+    for key in [k for k in st.query_params if k not in known]:
+        del st.query_params[key]
+
+
+def open_page(
+    page: str,
+    *,
+    options: OptionSpec = (),
+    dataset: Need = "required",
+    second: Need = "none",
+    slice_box: bool = True,
+    heading: str | None = None,
+) -> PageContext:
+    """Set a page up from its URL; stops the page with a message when it cannot be shown.
+
+    ``page`` is the page's URL path (``"slices"``); ``options`` its view options,
+    or a function of the context so far (dataset, slice) that returns or yields
+    them (each yielded option is resolved before the next is asked for, so a later
+    option's choices may depend on an earlier one's value); ``dataset`` and ``second``
+    say whether the page needs a dataset and a second one (``?vs=``). With
+    ``slice_box`` the slice text box is drawn under the title; ``heading``
+    replaces the title (the page's name in the navigation).
+    """
+    title = state.page_title(page)
+    st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
+    ws = state.get_workspace()
+    nav_slot = st.sidebar.container()
+    name = state.dataset_picker(ws)
+    st.title(heading or title)
+    ctx = PageContext(page=page, workspace=ws, dataset=None)
+    if name is not None:
+        ctx.dataset = _load(ws, name, role="Dataset")
+        state.check_fingerprint(name, ctx.dataset.predictions)
+    with nav_slot:
+        state.navigation({k: raw_param(k) for k in CARRIED} | {DS_PARAM: name})
+    if ctx.dataset is None:
+        if dataset == "required":
+            st.info("Choose a dataset in the sidebar to begin.")
+            st.stop()
+        return ctx
+    ctx.second = _second_dataset(ws, second)
+    ctx.slice, ctx.mask = slice_state.current_slice_and_mask(ctx.dataset.predictions)
+    declared: list[ViewOption[Any]] = []
+    for option in options(ctx) if callable(options) else options:  # in turn: a later option
+        resolve_one(option, ctx.options)  # may depend on an earlier one's value
+        declared.append(option)
+    ctx.declared = tuple(declared)
+    _drop_foreign_params(ctx.declared)
+    for problem in ctx.options.problems:
+        st.warning(problem)
+    if slice_box:
+        slice_state.slice_text_box()
+    return ctx
+
+
+def link_to(page: str, params: Mapping[str, str | None]) -> str:
+    """A relative link to ``page`` with ``params`` (for tables of links)."""
+    return page_url(page, params)
