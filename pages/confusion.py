@@ -5,7 +5,8 @@ from functools import partial
 import streamlit as st
 
 from mlqa_debug.analyses import confusion as cf
-from mlqa_debug.analyses import confusion as plots
+from mlqa_debug.analyses.confusion import figures as plots
+from mlqa_debug.stats import count, percent
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.confusion import (
     COMPARES,
@@ -16,11 +17,11 @@ from mlqa_debug.ui.confusion import (
     confusion_options,
     examples_block,
     many_classes,
-    regression_view,
     row_picked,
     url_widget,
 )
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.residuals import regression_view
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
 ctx = open_page("confusion", options=confusion_options)
@@ -48,11 +49,11 @@ in_slice = cf.class_confusion(predictions, mask, y_pred=y_pred)
 
 top = st.columns(4)
 off = {"delta_color": "off", "delta_arrow": "off"}
-share = f"{in_slice.n_samples / overall.n_samples:.1%} of all rows"
-top[0].metric("Rows in slice", f"{in_slice.n_samples:,}", share, **off)
-rate = f"{in_slice.error_rate:.1%} error rate" if in_slice.n_samples else None
-top[1].metric(f"Errors in slice{at}", f"{in_slice.n_errors:,}", rate, **off)
-top[2].metric(f"Overall error rate{at}", f"{overall.error_rate:.1%}")
+share = f"{percent(in_slice.n_samples / max(overall.n_samples, 1))} of all rows"
+top[0].metric("Rows in slice", count(in_slice.n_samples), share, **off)
+rate = f"{percent(in_slice.error_rate)} error rate" if in_slice.n_samples else None
+top[1].metric(f"Errors in slice{at}", count(in_slice.n_errors), rate, **off)
+top[2].metric(f"Overall error rate{at}", percent(overall.error_rate))
 top[3].metric("Classes", f"{len(classes)}")
 
 c1, c2, c3 = st.columns([2, 2, 1])

@@ -79,7 +79,7 @@ in_slice, errors = mask[att.rows], predictions.error[att.rows]
 additivity = {True: "✓", False: "✗", None: "not checkable"}[info.additive]
 additivity += f" on {info.checked_rows:,} rows checked" if info.checked_rows else ""
 st.caption(
-    f"{info.method}{' · model ' + info.model if info.model else ''} · output space: "
+    f"{ex.explainer_text(info)}{' · model ' + info.model if info.model else ''} · output space: "
     f"{info.output_space} · additivity (base + attributions = output) {additivity} · "
     f"{int(in_slice.sum()):,} of {plan.n_slice:,} slice rows and {int((~in_slice).sum()):,} "
     f"rows of the rest explained{' (a sample)' if plan.sampled else ''}"

@@ -4,7 +4,7 @@ import streamlit as st
 
 from mlqa_debug.analyses.breakdown import feature_breakdown
 from mlqa_debug.analyses.examples import ERRORS_FIRST, examples_page, sort_options
-from mlqa_debug.stats import difference_text, report_frame, slice_report
+from mlqa_debug.stats import count, difference_text, percent, points, report_frame, slice_report
 from mlqa_debug.stats import figures as plots
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
@@ -24,21 +24,20 @@ report = slice_report(predictions.metric_data, mask)
 top = st.columns(4)
 top[0].metric(
     "Rows in slice",
-    f"{report.slice.n:,}",
-    f"{report.slice.share:.1%} of all rows",
+    count(report.slice.n),
+    f"{percent(report.slice.share)} of all rows",
     delta_color="off",
     delta_arrow="off",
 )
+compared = report.slice.n and report.rest.n  # no difference to show when either side is empty
 top[1].metric(
     "Slice error rate",
-    f"{report.slice.error_rate.value:.1%}" if report.slice.n else "–",
-    f"{report.difference.error_rate_diff.value * 100:+.1f} pts vs rest"
-    if report.slice.n and report.rest.n
-    else None,
+    percent(report.slice.error_rate.value),
+    f"{points(report.difference.error_rate_diff.value)} vs rest" if compared else None,
     delta_color="inverse",
 )
-top[2].metric("Rest error rate", f"{report.rest.error_rate.value:.1%}" if report.rest.n else "–")
-top[3].metric("Overall error rate", f"{report.overall.error_rate.value:.1%}")
+top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
+top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
 
 table = report_frame(report)

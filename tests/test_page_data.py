@@ -312,3 +312,19 @@ def test_app_navigates_to_every_page(open_page: OpenPage, page: str) -> None:
     assert not at.exception, [e.value for e in at.exception]
     spec = next(p for p in PAGES if p["page"] == page)
     assert spec["title"].lower() in at.title[0].value.lower()
+
+
+def test_the_validation_report_shows_what_ran(open_page: OpenPage) -> None:
+    """Each check the loader ran, with its real status: a check that did not run is no tick."""
+    at = open_page(ds="loans")
+    assert not at.exception
+    lines = [m.value for m in at.markdown if "**" in m.value and m.value[:1] == ":"]
+    checks = Workspace().load("loans").checks()
+    assert len(lines) == len([r for r in checks if r.status in ("pass", "skipped")])
+    for r in checks:
+        if r.status == "pass":
+            assert any(line.startswith(":green[✓]") and r.title in line for line in lines)
+        elif r.status == "skipped":
+            shown = next(line for line in lines if r.title in line)
+            assert shown.startswith(":gray[–]") and r.message in shown
+    assert any(r.status == "skipped" for r in checks)  # loans has no image columns, say

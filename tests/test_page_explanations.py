@@ -31,6 +31,7 @@ def test_loans_slice_link_shows_every_view(app) -> None:
     assert not at.exception and not at.error
     text = captions(at)
     assert "TreeExplainer (exact)" in text and "output space: log-odds" in text
+    assert "is a tree model" in text  # which explainer ran, and why
     assert "additivity (base + attributions = output) ✓" in text
     assert "1,002 of 1,002 slice rows" in text
     assert at.query_params["target"] == "1" and at.query_params["rows"] == "2000"
@@ -45,6 +46,7 @@ def test_digits_example_shows_image_and_neighbours(app) -> None:
     at = app(ds="digits", example="D0037")
     assert not at.exception and not at.error
     assert "LinearExplainer" in captions(at)
+    assert "LinearExplainer: " in captions(at)  # and why that explainer
     assert at.query_params["target"] == "predicted"
     assert charts(at) == 7  # + attribution image and neighbour contrast
     assert any("label `9`, prediction `5`" in m.value for m in at.markdown)

@@ -107,3 +107,31 @@ def test_changed_dataset_version_is_announced(app) -> None:
     at = app(ds="loans", fp="00000000", slice="age >= 40")
     assert any("different version of 'loans'" in w.value for w in at.warning)
     assert metric(at, "Rows in slice") != "20,000"
+
+
+def test_all_rows_show_no_difference_instead_of_nan(app) -> None:
+    at = app(ds="loans")
+    assert not at.exception
+    rate = next(m for m in at.metric if m.label == "Slice error rate")
+    assert not rate.delta  # nothing to compare with: not "+nan pts vs rest"
+    assert metric(at, "Rest error rate") == "–"
+    assert not any("nan" in m.value.lower() or "nan" in str(m.delta).lower() for m in at.metric)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "rows"),
+    [
+        ("", "employment == 'gig'", "1,002"),  # fewer pages
+        ("employment == 'self-employed'", "region == 'central'", "2,946"),  # as many pages
+    ],
+)
+def test_the_examples_page_goes_back_to_the_first_when_the_slice_changes(
+    app, before: str, after: str, rows: str
+) -> None:
+    at = app(ds="loans", slice=before)
+    at.number_input(key="ex_page").set_value(20).run()
+    assert at.number_input(key="ex_page").value == 20
+    at.text_input(key="slice").input(after).run()
+    assert not at.exception
+    assert at.number_input(key="ex_page").value == 1
+    assert at.caption[-1].value == f"Rows 1–50 of {rows}"

@@ -8,13 +8,11 @@ import numpy as np
 import streamlit as st
 
 from mlqa_debug.analyses import confusion as cf
-from mlqa_debug.analyses import confusion as plots
 from mlqa_debug.data import images as images
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.options import OptionProblem, ViewOption, choice, write_option, write_param
-from mlqa_debug.ui.widgets import copy_link
 
 NORMS = {"counts": None, "recall": "true", "precision": "pred"}
 NORM_LABELS = {"counts": "counts", "recall": "row % (recall)", "precision": "column % (precision)"}
@@ -134,30 +132,3 @@ def examples_block(
     st.dataframe(examples.frame, height=height, column_config=config, row_height=row_height)
     first, last = examples.start + 1, examples.start + len(positions)
     st.caption(f"Rows {first:,}–{last:,} of {total:,}, errors first.")
-
-
-def regression_view(ctx: PageContext) -> None:
-    """Residuals of the slice against the rest: summary, predicted vs actual, histograms."""
-    predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
-    schema = predictions.schema
-    whose = "the slice against the rest" if current.predicates else "all rows (choose a slice)"
-    st.caption(f"A regression: the residuals (prediction − label) of {whose}.")
-    summary = cf.residual_summary(predictions, mask)
-    shown = summary if current.predicates else summary.loc[["overall"]]
-    st.dataframe(cf.residual_frame(shown, threshold=schema.error_threshold))
-    if current.predicates:
-        st.markdown(cf.residual_text(summary))
-    left, right = st.columns(2)
-    positions = cf.scatter_positions(mask)
-    y_true, y_pred = (
-        predictions.frame[c].to_numpy(np.float64) for c in (schema.label, schema.prediction)
-    )
-    cut = schema.error_threshold
-    left.plotly_chart(plots.predicted_vs_actual(y_true, y_pred, mask, positions, threshold=cut))
-    if len(positions) < predictions.n_samples:
-        left.caption(f"A seeded sample of {len(positions):,} of {predictions.n_samples:,} rows.")
-    histogram = cf.residual_histogram(predictions.residual, mask)
-    right.plotly_chart(plots.residual_histograms(histogram, threshold=cut))
-    st.subheader("Rows of the slice" if current.predicates else "Rows")
-    examples_block(predictions, mask)
-    copy_link(ctx.link())

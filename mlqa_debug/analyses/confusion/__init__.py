@@ -7,9 +7,7 @@
 - :mod:`.view`: a pair and threshold metrics as text.
 
 For a regression the Confusion page shows residuals instead
-(:mod:`mlqa_debug.analyses.residuals`); their names are re-exported here for
-the page's helpers (``mlqa_debug.ui.confusion``) until those import them from
-there.
+(:mod:`mlqa_debug.analyses.residuals`).
 """
 
 from mlqa_debug.analyses.confusion.compute import (
@@ -61,15 +59,6 @@ from mlqa_debug.analyses.confusion.thresholds import (
 )
 from mlqa_debug.analyses.confusion.view import pair_text, threshold_frame
 from mlqa_debug.analyses.examples.compute import example_positions
-from mlqa_debug.analyses.residuals import (
-    predicted_vs_actual,
-    residual_frame,
-    residual_histogram,
-    residual_histograms,
-    residual_summary,
-    residual_text,
-    scatter_positions,
-)
 
 __all__ = [
     "DEFAULT_MAX_CLASSES",
@@ -107,13 +96,6 @@ __all__ = [
     "positive_scores",
     "pr_curve",
     "pr_curve_figure",
-    "predicted_vs_actual",
-    "residual_frame",
-    "residual_histogram",
-    "residual_histograms",
-    "residual_summary",
-    "residual_text",
-    "scatter_positions",
     "slice_pr_curve",
     "threshold_changes",
     "threshold_frame",

@@ -82,9 +82,16 @@ def _required_scores(predictions: Predictions, what: str) -> tuple[int, np.ndarr
 
 
 def binary_predictions(predictions: Predictions, *, threshold: float) -> np.ndarray:
-    """Predicted class codes at ``threshold``: positive where ``P[positive] >= threshold``."""
+    """Predicted class codes at ``threshold``: positive where ``P[positive] >= threshold``.
+
+    Computed once per dataset and threshold (a read-only array shared by every
+    caller of a page run: the matrices, the pair's rows and its examples).
+    """
     pos, scores = _required_scores(predictions, "a threshold")
-    return np.where(scores >= threshold, pos, 1 - pos).astype(np.int32)
+    return predictions.memo(
+        f"confusion.at:{threshold!r}",
+        lambda: np.where(scores >= threshold, pos, 1 - pos).astype(np.int32),
+    )
 
 
 def threshold_changes(predictions: Predictions, threshold: float) -> int:

@@ -135,3 +135,22 @@ def test_slice_pr_curve_and_thinning(loans: Predictions) -> None:
     assert set(metrics) == set(curves) == {"slice", "overall"}
     assert curves["overall"].n_samples == loans.n_samples
     assert set(cf.threshold_report(loans, None, threshold=0.4)[0]) == {"overall"}
+
+
+def test_predictions_at_a_threshold_are_computed_once_and_shared(
+    loans: Predictions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Confusion page asks for them three times a run (matrices, pair rows, examples)."""
+    calls = {"n": 0}
+    where = np.where
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return where(*args, **kwargs)
+
+    monkeypatch.setattr(np, "where", counted)
+    first = cf.binary_predictions(loans, threshold=0.37)
+    again = cf.binary_predictions(loans, threshold=0.37)
+    assert again is first and calls["n"] == 1
+    assert not first.flags.writeable
+    assert cf.binary_predictions(loans, threshold=0.38) is not first
