@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mlqa_debug.analyses.discovery import figures as plots_discovery
+from mlqa_debug.analyses.discovery import figures as plots
 from mlqa_debug.analyses.discovery.service import default_features
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
@@ -18,9 +18,8 @@ st.caption(
     "score = α·(slice error / mean error − 1) − (1 − α)·(rows / slice rows − 1): "
     "high α favours high error, low α favours large slices. The search is exact."
 )
-params = ui.params_form(ctx, features)
-
 try:
+    params = ui.params_form(ctx, features)
     with st.spinner("Searching slices…", show_time=True):
         result = ui.run_discovery(predictions, params)
 except MlqaError as e:
@@ -45,7 +44,7 @@ else:
         column_config=ui.RESULT_COLUMNS,
     )
     st.plotly_chart(
-        plots_discovery.tradeoff_scatter(result.slices, mean_error=result.mean_error),
+        plots.tradeoff_scatter(result.slices, mean_error=result.mean_error),
         key="tradeoff",
         on_select="rerun",
         selection_mode="points",
@@ -75,9 +74,7 @@ try:
 except MlqaError as e:
     st.error(str(e))
     st.stop()
-st.plotly_chart(
-    plots_discovery.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree"
-)
+st.plotly_chart(plots.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree")
 st.dataframe(
     ui.tree_frame(tree, dataset, target),
     hide_index=True,

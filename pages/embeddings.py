@@ -7,7 +7,7 @@ import streamlit as st
 
 from mlqa_debug.analyses import confusion
 from mlqa_debug.analyses import embeddings as emb
-from mlqa_debug.analyses.embeddings import embedding_map
+from mlqa_debug.analyses.embeddings.figures import embedding_map
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data import images as images
 from mlqa_debug.errors import MlqaError

@@ -76,6 +76,20 @@ def test_importing_every_library_module_leaves_heavy_libraries_out() -> None:
     assert loaded_after_import(library_modules()) == {h: [] for h in HEAVY}
 
 
+def test_packages_and_the_cli_leave_plotly_to_the_figures_modules() -> None:
+    """A package's ``__init__`` is its computing API; figures are imported on their own."""
+    packages = [m for m in library_modules() if m.count(".") <= 2 and not m.endswith("figures")]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {[*packages, 'mlqa_debug.cli.main']!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('plotly')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_check_would_see_streamlit() -> None:
     """The subprocess check itself works: importing the UI package does load streamlit."""
     assert loaded_after_import(["mlqa_debug.ui.state"])["streamlit"] != []

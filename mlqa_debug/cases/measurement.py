@@ -58,7 +58,7 @@ def _metric_data(
         return data
     source = data
     return predictions.memo(
-        f"cases:regression:{error_threshold!r}",
+        f"cases.regression:{error_threshold!r}",
         lambda: metrics.prepare_regression(source.y_true, source.y_pred, threshold=error_threshold),
     )
 

@@ -82,7 +82,8 @@ def _add_case_add(
         "add",
         help="save a slice or an example set as a case",
         description="Measure the baseline on DATASET and save a case. Without --max/--min "
-        "the threshold is the baseline plus the default tolerance (see mlqa_debug.cases.core).",
+        "the threshold is the baseline plus the default tolerance "
+        "(see mlqa_debug.cases.tolerance).",
     )
     p.add_argument("dataset", help="a dataset name in the workspace, or a predictions file")
     p.add_argument("--name", required=True, help="the case's name (unique in the directory)")

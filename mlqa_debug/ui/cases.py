@@ -5,7 +5,7 @@ calls. It is a popover that computes nothing until it is opened; then it shows
 the baseline of the chosen metric on what is on screen, the default threshold
 (editable), a name and a note, and saves into the case store
 (``$MLQA_DEBUG_CASES``, else ``<workspace>/cases``). The library computes, this
-module draws: see :mod:`mlqa_debug.cases.core`.
+module draws: see :mod:`mlqa_debug.cases`.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from mlqa_debug.analyses.discovery.service import (
+    DEFAULT_PARAMS,
     ERROR_MEASURES,
     DiscoveryParams,
     DiscoveryResult,
@@ -26,7 +27,7 @@ from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_option
 from mlqa_debug.ui.state import get_workspace
 from mlqa_debug.ui.widgets import open_slice_link
 
-DEFAULTS = DiscoveryParams()
+DEFAULTS = DEFAULT_PARAMS  # the service's defaults, named once there
 #: The default minimum support is 1% of the rows, but never fewer than this many.
 MIN_SUPPORT_ROWS = 20
 

@@ -3,7 +3,7 @@
 - :mod:`.compute`: matrices of any rows, folding many classes into "other", ranked pairs;
 - :mod:`.pairs`: a cell of the matrix as a URL token, a slice, a mask and examples;
 - :mod:`.thresholds`: predictions, metrics and precision-recall curves at a threshold;
-- :mod:`.figures`: the heatmaps and the precision-recall figure;
+- :mod:`.figures`: the heatmaps and the precision-recall figure (import it on its own: plotly);
 - :mod:`.view`: a pair and threshold metrics as text.
 
 For a regression the Confusion page shows residuals instead
@@ -26,11 +26,6 @@ from mlqa_debug.analyses.confusion.compute import (
     normalize_counts,
     parse_top,
     top_classes,
-)
-from mlqa_debug.analyses.confusion.figures import (
-    confusion_heatmap,
-    difference_heatmap,
-    pr_curve_figure,
 )
 from mlqa_debug.analyses.confusion.pairs import (
     PAIR_SEPARATOR,
@@ -77,9 +72,7 @@ __all__ = [
     "classification_classes",
     "confused_pairs",
     "confusion_counts",
-    "confusion_heatmap",
     "difference",
-    "difference_heatmap",
     "example_positions",
     "fold_classes",
     "fold_top",
@@ -95,7 +88,6 @@ __all__ = [
     "parse_top",
     "positive_scores",
     "pr_curve",
-    "pr_curve_figure",
     "slice_pr_curve",
     "threshold_changes",
     "threshold_frame",

@@ -1,7 +1,7 @@
 """Automatic slice discovery: SliceLine lattice search and an error tree.
 
 Both work on integer codes from :func:`encode_features` and return exact
-:class:`~mlqa_debug.slicing.slices.Slice` objects, so every result opens on the Slices page.
+:class:`~mlqa_debug.slicing.Slice` objects, so every result opens on the Slices page.
 """
 
 from mlqa_debug.analyses.discovery.sliceline import FoundSlice, find_slices

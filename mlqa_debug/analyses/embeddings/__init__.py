@@ -30,7 +30,6 @@ from mlqa_debug.analyses.embeddings.colors import (
     color_choices,
 )
 from mlqa_debug.analyses.embeddings.examples import errors_first, example_captions
-from mlqa_debug.analyses.embeddings.figures import embedding_map
 from mlqa_debug.analyses.embeddings.hover import hover_texts
 from mlqa_debug.analyses.embeddings.jobs import ProjectionJob, ProjectionJobs, projection_jobs
 from mlqa_debug.analyses.embeddings.params import METHODS, Method, ProjectionParams
@@ -76,7 +75,6 @@ __all__ = [
     "color_choices",
     "compute_projection",
     "default_method",
-    "embedding_map",
     "error_clusters",
     "errors_first",
     "example_captions",

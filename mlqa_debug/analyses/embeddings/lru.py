@@ -47,9 +47,11 @@ class LruCache(Generic[V]):
             self._items.move_to_end(key)
             return self._items[key]
 
-    def put(self, key: Hashable, value: V) -> V:
-        """Store ``value`` unless ``key`` is already there; the stored value is returned."""
+    def put(self, key: Hashable, value: V, *, replace: bool = False) -> V:
+        """Store ``value`` unless ``key`` is already there (or ``replace``); returns the stored."""
         with self._lock:
+            if replace:
+                self._items[key] = value
             stored = self._items.setdefault(key, value)
             self._items.move_to_end(key)
             while len(self._items) > self.size:

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from mlqa_debug.analyses.embeddings.lru import LruCache
 from mlqa_debug.analyses.embeddings.params import DEFAULT_PARAMS, Method, ProjectionParams
 from mlqa_debug.analyses.embeddings.projection import (
     Projection,
@@ -27,8 +28,12 @@ from mlqa_debug.types import Progress
 __all__ = ["get_projection", "load_projection"]
 
 
-def _memory(predictions: Predictions) -> dict[str, Projection]:
-    return predictions.memo("embeddings.projections", dict)
+#: Projections kept in memory per dataset (methods x parameter sets); the disk cache keeps all.
+MAX_IN_MEMORY = 8
+
+
+def _memory(predictions: Predictions) -> LruCache[Projection]:
+    return predictions.memo("embeddings.projections", lambda: LruCache(MAX_IN_MEMORY))
 
 
 def load_projection(
@@ -46,8 +51,8 @@ def load_projection(
         return get_projection(predictions, method="given", cache=None, params=params)
     key = projection_key(predictions, method=method, params=params)
     memory = _memory(predictions)
-    if key in memory:
-        return memory[key]
+    if (found := memory.get(key)) is not None:
+        return found
     if cache is None:
         return None
     arrays = cache.get_arrays(key)
@@ -63,8 +68,7 @@ def load_projection(
         str(meta.get("description", method.upper())),
         float(meta.get("seconds", 0.0)),
     )
-    memory[key] = projection
-    return projection
+    return memory.put(key, projection)
 
 
 def get_projection(
@@ -83,14 +87,13 @@ def get_projection(
         if found is not None:
             return found
     memory = _memory(predictions)
-    if method == "given" and key in memory and not force:
-        return memory[key]
+    if method == "given" and not force and (found := memory.get(key)) is not None:
+        return found
     projection = compute_projection(predictions, method=method, params=params, progress=progress)
     if cache is not None and method != "given":
         cache.put_json(key, _meta(predictions, projection))
         cache.put_arrays(key, {"coords": projection.coords})
-    memory[key] = projection
-    return projection
+    return memory.put(key, projection, replace=force)
 
 
 def _meta(predictions: Predictions, projection: Projection) -> dict[str, object]:

@@ -91,7 +91,7 @@ def projection_input(
     Raises :class:`SchemaError` when there is nothing to project.
     """
     return predictions.memo(
-        f"embeddings.input.{max_categories}", lambda: _build_input(predictions, max_categories)
+        f"embeddings.input:{max_categories}", lambda: _build_input(predictions, max_categories)
     )
 
 

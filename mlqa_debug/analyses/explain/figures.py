@@ -1,7 +1,7 @@
 """Plotly figures for the Explanations page, from :mod:`mlqa_debug.analyses.explain` results.
 
 No Streamlit here: the page calls ``st.plotly_chart(fig)``. Colours follow
-:mod:`mlqa_debug.analyses.breakdown.figures` (slice red, rest grey); attributions that push toward
+:mod:`mlqa_debug.stats.figures` (slice red, rest grey); attributions that push toward
 the explained target are red, against it blue, as in shap's own plots.
 """
 

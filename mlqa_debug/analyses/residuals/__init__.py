@@ -13,16 +13,13 @@ from mlqa_debug.analyses.residuals.compute import (
     residual_summary,
     scatter_positions,
 )
-from mlqa_debug.analyses.residuals.figures import predicted_vs_actual, residual_histograms
 from mlqa_debug.analyses.residuals.view import residual_frame, residual_text
 
 __all__ = [
     "MAX_SCATTER_POINTS",
     "ResidualHistogram",
-    "predicted_vs_actual",
     "residual_frame",
     "residual_histogram",
-    "residual_histograms",
     "residual_summary",
     "residual_text",
     "scatter_positions",

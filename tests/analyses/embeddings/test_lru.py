@@ -93,3 +93,12 @@ def test_digests_tell_arrays_apart() -> None:
     a, b = np.arange(5), np.arange(1, 6)
     assert array_digest(a) == array_digest(a.copy()) != array_digest(b)
     assert array_digest(a, b) != array_digest(b, a)
+
+
+def test_projections_kept_in_memory_are_bounded(digits) -> None:
+    from mlqa_debug.analyses.embeddings import ProjectionParams, get_projection
+    from mlqa_debug.analyses.embeddings.projection_cache import MAX_IN_MEMORY, _memory
+
+    for seed in range(MAX_IN_MEMORY + 3):
+        get_projection(digits, method="pca", cache=None, params=ProjectionParams(random_state=seed))
+    assert len(_memory(digits)) == MAX_IN_MEMORY

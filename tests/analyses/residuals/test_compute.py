@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mlqa_debug.analyses import residuals as rs
+from mlqa_debug.analyses.residuals import figures
 from mlqa_debug.data.predictions import Predictions
 
 
@@ -65,8 +66,8 @@ def test_residual_figures_build(diabetes: Predictions) -> None:
     rows = diabetes.frame["bmi"].to_numpy() >= 30
     positions = rs.scatter_positions(rows)
     y_true, y_pred = diabetes.frame["label"].to_numpy(), diabetes.frame["prediction"].to_numpy()
-    scatter = rs.predicted_vs_actual(y_true, y_pred, rows, positions, threshold=93.6)
+    scatter = figures.predicted_vs_actual(y_true, y_pred, rows, positions, threshold=93.6)
     assert scatter.data[1].name == f"slice ({rows.sum()})" and scatter.data[0].type == "scattergl"
     histogram = rs.residual_histogram(diabetes.residual, rows)
-    bars = rs.residual_histograms(histogram, threshold=93.6)
+    bars = figures.residual_histograms(histogram, threshold=93.6)
     assert sum(bars.data[1].y) == pytest.approx(1.0)
