@@ -23,8 +23,8 @@ import numpy as np
 import streamlit as st
 
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.data.workspace import DatasetEntry, Workspace, validate_name
-from mlqa_debug.errors import MlqaError, WorkspaceError
+from mlqa_debug.data.workspace import DatasetEntry, Workspace
+from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import EMPTY, Slice
 from mlqa_debug.ui import slice_state, state
 from mlqa_debug.ui.links import (
@@ -139,19 +139,6 @@ class PageContext:
         return {"key": option.session_key, "on_change": write_option, "args": (option,), **extra}
 
 
-def _requested(ws: Workspace, param: str) -> tuple[str | None, str | None]:
-    """The dataset ``?param=`` names, and a message if it cannot be opened."""
-    raw = st.query_params.get(param)
-    if raw is None:
-        return None, None
-    try:
-        name = validate_name(raw)
-        ws.entry(name)
-    except WorkspaceError as e:
-        return None, str(e)
-    return name, None
-
-
 def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
     try:
         entry = ws.entry(name)
@@ -165,7 +152,7 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
 def _second_dataset(ws: Workspace, need: Need) -> Dataset | None:
     if need == "none":
         return None
-    name, problem = _requested(ws, VS_PARAM)
+    name, problem = state.requested_dataset(ws, VS_PARAM)
     if problem is not None:
         st.error(f"The link names a second dataset that cannot be opened: {problem}")
     if name is None:

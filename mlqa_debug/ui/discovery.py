@@ -47,35 +47,44 @@ TREE_COLUMNS = {
 }
 
 
-def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
-    """The Discover page's search parameters as view options (URL names, ranges, defaults)."""
-    predictions = ctx.predictions
+#: The numeric search parameters: URL name, session key, label, range, whole number, step.
+NUMBERS = (
+    ("alpha", "d_alpha", "α (error vs size)", 0.05, 1.0, False, 0.01),
+    ("k", "d_k", "k (results)", 1, 100, True, 1),
+    ("level", "d_level", "Max predicates", 1, 4, True, 1),
+    ("support", "d_support", "Min support (% of rows)", 0.01, 50.0, False, 0.5),
+    ("bins", "d_bins", "Bins per numeric", 2, 20, True, 1),
+)
+
+
+def _defaults(predictions: Predictions) -> dict[str, float]:
+    """The service's defaults in the page's units (support in % of rows, at least 20 rows)."""
     support = max(
         DEFAULTS.min_support * 100, round(100 * MIN_SUPPORT_ROWS / predictions.n_samples, 2)
     )
+    return {"alpha": DEFAULTS.alpha, "k": DEFAULTS.k, "level": DEFAULTS.max_level,
+            "support": support, "bins": DEFAULTS.n_bins}  # fmt: skip
+
+
+def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
+    """The Discover page's search parameters as view options (URL names, ranges, defaults)."""
+    predictions = ctx.predictions
+    defaults = _defaults(predictions)
     measures = [m for m in ERROR_MEASURES if _measure_fits(predictions, m)]
+    numbers = [
+        number(
+            param,
+            defaults[param],
+            low=low,
+            high=high,
+            integer=whole,
+            key=key,
+            what=label.split(" (")[0],
+        )
+        for param, key, label, low, high, whole, _ in NUMBERS
+    ]
     return [
-        number("alpha", DEFAULTS.alpha, low=0.05, high=1.0, key="d_alpha", what="α"),
-        number("k", DEFAULTS.k, low=1, high=100, integer=True, key="d_k", what="k"),
-        number(
-            "level",
-            DEFAULTS.max_level,
-            low=1,
-            high=4,
-            integer=True,
-            key="d_level",
-            what="the number of predicates",
-        ),
-        number("support", support, low=0.01, high=50, key="d_support", what="the minimum support"),
-        number(
-            "bins",
-            DEFAULTS.n_bins,
-            low=2,
-            high=20,
-            integer=True,
-            key="d_bins",
-            what="the number of bins",
-        ),
+        *numbers,
         choice("measure", measures, key="d_measure", what="the error measure"),
         flag("inside", default=True, key="d_inside", what="searching inside the slice"),
     ]
@@ -84,15 +93,13 @@ def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
 def params_form(ctx: PageContext, features: list[str]) -> DiscoveryParams:
     """The search parameters (seeded from the URL by the page context); Search applies them."""
     current = ctx.slice
-    measures = [m for m in ERROR_MEASURES if _measure_fits(ctx.predictions, m)]
     with st.form("discover_params", border=True):
         c = st.columns(6)
-        c[0].slider("α (error vs size)", 0.05, 1.0, step=0.01, key="d_alpha")
-        c[1].number_input("k (results)", 1, 100, key="d_k")
-        c[2].number_input("Max predicates", 1, 4, key="d_level")
-        c[3].number_input("Min support (% of rows)", 0.01, 50.0, step=0.5, key="d_support")
-        c[4].number_input("Bins per numeric", 2, 20, key="d_bins")
-        c[5].selectbox("Error measure", measures, key="d_measure")
+        for column, (param, key, label, *_, step) in zip(c, NUMBERS, strict=False):
+            low, high = ctx.option(param).bounds or (None, None)
+            widget = column.slider if param == "alpha" else column.number_input
+            widget(label, low, high, step=step, key=key)
+        c[5].selectbox("Error measure", ctx.option("measure").choices, key="d_measure")
         chosen = st.multiselect("Features", features, default=features, key="d_features")
         st.checkbox(
             f"Search inside the current slice ({current.text or 'all rows'})",

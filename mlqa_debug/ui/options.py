@@ -56,6 +56,8 @@ class ViewOption(Generic[T]):
     in_link: bool = True
     choices: tuple[T, ...] = ()
     """The values offered, for options that are one of a list (a widget's options)."""
+    bounds: tuple[float, float] | None = None
+    """The lowest and highest value, for numbers (a widget's range)."""
 
     @property
     def session_key(self) -> str:
@@ -233,7 +235,7 @@ def number(
         return int(value) if integer else float(value)
 
     return ViewOption(param, parse, _cast(default), what=what, key=key, to_url=_number_text,
-                      keep_default=keep_default)  # fmt: skip
+                      keep_default=keep_default, bounds=(_cast(low), _cast(high)))  # fmt: skip
 
 
 def _number_text(value: float) -> str:

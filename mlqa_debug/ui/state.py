@@ -64,19 +64,26 @@ def current_dataset() -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _requested_dataset(ws: Workspace) -> tuple[str | None, str | None]:
-    """The dataset the URL (or this session) asks for, and an error message if invalid."""
-    raw = st.query_params.get(DS_PARAM)
+def requested_dataset(ws: Workspace, param: str) -> tuple[str | None, str | None]:
+    """The dataset ``?param=`` names (``None`` if absent), and a message if it cannot be opened."""
+    raw = st.query_params.get(param)
     if raw is None:
-        remembered = st.session_state.get(_CURRENT_KEY)
-        names = ws.names()
-        return (remembered if remembered in names else (names[0] if names else None)), None
+        return None, None
     try:
         name = validate_name(raw)
         ws.entry(name)
     except WorkspaceError as e:
         return None, str(e)
     return name, None
+
+
+def _requested_dataset(ws: Workspace) -> tuple[str | None, str | None]:
+    """The dataset the URL (or this session) asks for, and an error message if invalid."""
+    if st.query_params.get(DS_PARAM) is None:
+        remembered = st.session_state.get(_CURRENT_KEY)
+        names = ws.names()
+        return (remembered if remembered in names else (names[0] if names else None)), None
+    return requested_dataset(ws, DS_PARAM)
 
 
 def _on_pick() -> None:
