@@ -73,20 +73,27 @@ def open_slice_link(dataset: str, s: Slice, *, label: str | None = None) -> None
     page_link("slices", params, label=text, icon=":material/filter_alt:")
 
 
-CHECK_MARKS = {"pass": ":green[✓]", "warn": ":orange[!]", "fail": ":red[✗]", "skipped": ":gray[–]"}
+CHECK_MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "skipped": "–"}
 
 
 def check_report(predictions: Predictions, dataset: str) -> None:
     """The checks the loader ran, each with its real status (a skipped one says why)."""
     results = predictions.checks()
     for r in results:
-        line = f"{CHECK_MARKS[r.status]} **{r.title}**: {r.message}"
         if r.status in ("warn", "fail"):
-            st.warning(line, icon=":material/warning:")
-        else:
-            st.markdown(line)
-        if r.slice and r.status in ("warn", "fail"):
-            open_slice_link(dataset, parse_slice(r.slice), label=f"Open these rows: {r.slice}")
+            st.warning(f"**{r.title}**: {r.message}", icon=":material/warning:")
+            if r.slice:
+                open_slice_link(dataset, parse_slice(r.slice), label=f"Open these rows: {r.slice}")
+    table = pd.DataFrame(
+        {
+            "": [CHECK_MARKS[r.status] for r in results],
+            "check": [r.title for r in results],
+            "result": [r.message for r in results],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch", height=320, key="check_report")
+    ran = sum(r.status != "skipped" for r in results)
+    st.caption(f"{ran} of {len(results)} checks ran; – marks a check that did not apply.")
     reported = [r.message for r in results]
     for warning in predictions.warnings:  # warnings from reading, not from a check
         if not any(message in warning for message in reported):
