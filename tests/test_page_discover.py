@@ -44,3 +44,15 @@ def test_garbage_parameters_fall_back(app, params: dict[str, str]) -> None:
     at = app(ds="loans", **params)
     assert not at.exception
     assert len(at.dataframe[0].value) >= 1
+
+
+def test_the_link_pins_the_search_and_out_of_range_values_are_said(app) -> None:
+    at = app(ds="loans", k="500", alpha="5")
+    assert not at.exception and not at.error
+    warnings = " ".join(w.value for w in at.warning)
+    assert "k '500': outside 1 to 100; '100' is shown" in warnings
+    assert "α '5': outside 0.05 to 1; '1' is shown" in warnings
+    assert (at.query_params["k"], at.query_params["alpha"]) == ("100", "1")
+    link = next(c.value for c in at.code if "/discover?" in c.value)
+    for part in ("alpha=1", "k=100", "level=2", "support=1", "bins=5", "measure=error"):
+        assert part in link

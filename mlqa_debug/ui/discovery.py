@@ -71,7 +71,7 @@ def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
     predictions = ctx.predictions
     defaults = _defaults(predictions)
     measures = [m for m in ERROR_MEASURES if _measure_fits(predictions, m)]
-    numbers = [
+    numbers = [  # kept in the link even at their defaults: a link pins the search it shows
         number(
             param,
             defaults[param],
@@ -80,12 +80,13 @@ def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
             integer=whole,
             key=key,
             what=label.split(" (")[0],
+            keep_default=True,
         )
         for param, key, label, low, high, whole, _ in NUMBERS
     ]
     return [
         *numbers,
-        choice("measure", measures, key="d_measure", what="the error measure"),
+        choice("measure", measures, key="d_measure", what="the error measure", keep_default=True),
         flag("inside", default=True, key="d_inside", what="searching inside the slice"),
     ]
 
