@@ -228,7 +228,10 @@ def number(
             raise OptionProblem("not a whole number", fallback=_cast(round(value)))
         if not low <= value <= high:
             bound = min(max(value, low), high)
-            raise OptionProblem(f"outside {_cast(low)} to {_cast(high)}", fallback=_cast(bound))
+            raise OptionProblem(
+                f"outside {_number_text(_cast(low))} to {_number_text(_cast(high))}",
+                fallback=_cast(bound),
+            )
         return _cast(value)
 
     def _cast(value: float) -> float:
