@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,28 +156,20 @@ def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(tmp_path_factory.mktemp("samples"))
 
 
-@pytest.fixture(scope="session")
-def loans(sample_workspace: Workspace) -> Predictions:
-    """The bundled binary sample (read-only: shared by every test)."""
-    return sample_workspace.load("loans")
+def _sample_fixture(name: str, doc: str) -> Any:
+    """A session fixture called ``name``: the built-in sample ``name``, loaded once."""
+
+    def load(sample_workspace: Workspace) -> Predictions:
+        return sample_workspace.load(name)
+
+    load.__doc__ = f"{doc} Loaded once, shared by every test (read-only)."
+    return pytest.fixture(scope="session", name=name)(load)
 
 
-@pytest.fixture(scope="session")
-def loans_v2(sample_workspace: Workspace) -> Predictions:
-    """The second model's predictions on the loans sample."""
-    return sample_workspace.load("loans_v2")
-
-
-@pytest.fixture(scope="session")
-def digits(sample_workspace: Workspace) -> Predictions:
-    """The bundled multiclass sample with 8x8 images."""
-    return sample_workspace.load("digits")
-
-
-@pytest.fixture(scope="session")
-def diabetes(sample_workspace: Workspace) -> Predictions:
-    """The bundled regression sample."""
-    return sample_workspace.load("diabetes")
+loans = _sample_fixture("loans", "The bundled binary sample.")
+loans_v2 = _sample_fixture("loans_v2", "The second model's predictions on the loans sample.")
+digits = _sample_fixture("digits", "The bundled multiclass sample with 8x8 images.")
+diabetes = _sample_fixture("diabetes", "The bundled regression sample.")
 
 
 @pytest.fixture
@@ -185,6 +178,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     root = tmp_path / "workspace"
     monkeypatch.setenv(ENV_WORKSPACE, str(root))
     return Workspace(root)
+
+
+def _run_app(at: AppTest, params: dict[str, str]) -> AppTest:
+    """Run ``at`` with ``params`` as its query parameters."""
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
 
 
 @pytest.fixture
@@ -196,11 +196,29 @@ def page_runner(workspace: Workspace) -> Callable[[str], Callable[..., AppTest]]
 
     def for_page(stem: str) -> Callable[..., AppTest]:
         def run(**params: str) -> AppTest:
-            at = AppTest.from_file(str(REPO / "pages" / f"{stem}.py"), default_timeout=120)
-            for key, value in params.items():
-                at.query_params[key] = value
-            return at.run()
+            page = str(REPO / "pages" / f"{stem}.py")
+            return _run_app(AppTest.from_file(page, default_timeout=120), params)
 
         return run
 
     return for_page
+
+
+@pytest.fixture
+def function_runner(
+    workspace: Workspace,
+) -> Callable[[Callable[[], None]], Callable[..., AppTest]]:
+    """``function_runner(script)(ds="loans")`` runs the function ``script`` as a page.
+
+    Like :func:`page_runner`: under AppTest, with those query parameters and the
+    test's empty workspace. ``script`` imports what it uses: AppTest runs its
+    source alone.
+    """
+
+    def for_function(script: Callable[[], None]) -> Callable[..., AppTest]:
+        def run(**params: str) -> AppTest:
+            return _run_app(AppTest.from_function(script, default_timeout=120), params)
+
+        return run
+
+    return for_function

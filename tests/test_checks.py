@@ -27,18 +27,23 @@ from mlqa_debug.data.read import read_table
 from mlqa_debug.slicing import parse_slice
 from tests.conftest import WriteTable
 
-NEEDS_LABEL = [
-    "label_missing",
-    "prediction_column",
-    "prediction_missing",
-    "feature_types",
-    "regression_values",
+#: The checks of classes and probabilities (skipped on a regression table).
+CLASSIFICATION_ONLY = [
     "classes",
     "predicted_classes",
     "score_column",
     "proba_coverage",
     "proba_range",
     "proba_sum",
+]
+
+NEEDS_LABEL = [
+    "label_missing",
+    "prediction_column",
+    "prediction_missing",
+    "feature_types",
+    "regression_values",
+    *CLASSIFICATION_ONLY,
 ]
 
 #: The status of every registered check on each clean fixture frame.
@@ -69,17 +74,7 @@ EXPECTED_STATUS: dict[str, dict[str, str]] = {
     },
     "regression": {
         "regression_values": "pass",
-        **dict.fromkeys(
-            [
-                "classes",
-                "predicted_classes",
-                "score_column",
-                "proba_coverage",
-                "proba_range",
-                "proba_sum",
-            ],
-            "skipped",
-        ),
+        **dict.fromkeys(CLASSIFICATION_ONLY, "skipped"),
     },
 }
 

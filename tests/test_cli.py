@@ -236,37 +236,27 @@ def test_add_with_role_flags_stores_them(
 
 
 @pytest.mark.parametrize(
-    ("name", "message"),
+    ("drop", "name", "message"),
     [
-        ("loans", "error: 'loans' is the name of a built-in sample"),
-        ("../up", "error: '../up' is not a valid dataset name"),
-        ("Upper", "error: 'Upper' is not a valid dataset name"),
+        pytest.param([], "loans", "error: 'loans' is the name of a built-in sample", id="sample"),
+        pytest.param([], "../up", "error: '../up' is not a valid dataset name", id="path"),
+        pytest.param([], "Upper", "error: 'Upper' is not a valid dataset name", id="upper"),
+        pytest.param(["label"], "bad", "error: preds.csv: no label column", id="bad file"),
     ],
 )
-def test_add_refused_names_exit_2(
+def test_add_refused_exits_2_and_leaves_nothing(
     capsys: pytest.CaptureFixture[str],
     binary_frame: pd.DataFrame,
     write_table: WriteTable,
     workspace: Workspace,
+    drop: list[str],
     name: str,
     message: str,
 ) -> None:
-    code, _, err = run(capsys, "add", str(write_table(binary_frame)), "--name", name)
-    assert code == EXIT_BAD_INPUT
-    assert err.startswith(message)
-    assert not workspace.root.exists()
-
-
-def test_add_bad_file_exits_2_and_leaves_nothing(
-    capsys: pytest.CaptureFixture[str],
-    binary_frame: pd.DataFrame,
-    write_table: WriteTable,
-    workspace: Workspace,
-) -> None:
-    path = write_table(binary_frame.drop(columns="label"))
-    code, out, err = run(capsys, "add", str(path), "--name", "bad")
+    path = write_table(binary_frame.drop(columns=drop))
+    code, out, err = run(capsys, "add", str(path), "--name", name)
     assert (code, out) == (EXIT_BAD_INPUT, "")
-    assert err.startswith("error: preds.csv: no label column")
+    assert err.startswith(message)
     assert not workspace.root.exists()
 
 

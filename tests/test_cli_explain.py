@@ -6,19 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-import joblib
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
-from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import ModelError
-from tests.analyses.explain.helpers import (
-    FEATURES,
-    encoder,
-    make_trusted_dir,
-    toy_frame,
-)
+from tests.analyses.explain.helpers import make_trusted_dir, toy_workspace
 
 
 @pytest.fixture
@@ -53,13 +44,7 @@ def test_cli_explain_prints_the_slice_importance(
 def test_cli_attach_model_lists_and_registers(
     trusted_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ws = Workspace(tmp_path / "ws")
-    frame = toy_frame()
-    model = Pipeline([("encode", encoder()), ("m", LogisticRegression())])
-    model.fit(frame[FEATURES], frame["label"])
-    frame.assign(prediction=model.predict(frame[FEATURES])).to_csv(tmp_path / "d.csv", index=False)
-    ws.add(tmp_path / "d.csv", name="toy")
-    joblib.dump(model, trusted_dir / "logreg.joblib")
+    ws, _ = toy_workspace(tmp_path, trusted_dir)
     assert run_cli(["attach-model", "toy", "--workspace", str(ws.root)]) == 0
     assert "logreg.joblib" in capsys.readouterr().out
     assert run_cli(["attach-model", "toy", "logreg.joblib", "--workspace", str(ws.root)]) == 0

@@ -85,6 +85,11 @@ def frame_case(kind: str, change: Callable[[pd.DataFrame], pd.DataFrame], **kw: 
     return build
 
 
+def options_case(kind: str, **kw: Any) -> Case:
+    """The ``kind`` frame as it is, read with the options ``kw``."""
+    return frame_case(kind, lambda f: f, **kw)
+
+
 def prob_rows_off(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.loc[[4, 8], "prob_cat"] += 0.2  # still within [0, 1] ...
@@ -147,11 +152,11 @@ ERROR_CASES: dict[str, tuple[Case, str]] = {
         r"no label column: expected one named label / y_true / target",
     ),
     "label column named but absent": (
-        frame_case("binary", lambda f: f, label="truth"),
+        options_case("binary", label="truth"),
         r"label column 'truth' not found; the table has 'id', 'loan amount'",
     ),
     "prediction column named but absent": (
-        frame_case("binary", lambda f: f, prediction="guess"),
+        options_case("binary", prediction="guess"),
         r"prediction column 'guess' not found",
     ),
     "no prediction, no probabilities": (
@@ -225,33 +230,33 @@ ERROR_CASES: dict[str, tuple[Case, str]] = {
         r"unsupported file type '\(none\)'",
     ),
     "over max_bytes": (
-        frame_case("binary", lambda f: f, max_bytes=1000),
+        options_case("binary", max_bytes=1000),
         r"the file is 0\.0 MB, over the 0 MB limit \(set MLQA_DEBUG_MAX_FILE_MB to raise it\)",
     ),
     "task not binary": (
-        frame_case("multiclass", lambda f: f, task="binary"),
+        options_case("multiclass", task="binary"),
         "task is binary but label and prediction hold 3 classes",
     ),
     "regression of strings": (
-        frame_case("multiclass", lambda f: f, task="regression"),
+        options_case("multiclass", task="regression"),
         r"regression column 'label' has 120 non-numeric values \(rows 1, 2, 3, 4, 5, \.\.\.",
     ),
     "positive class not a class": (
-        frame_case("binary", lambda f: f, positive="maybe"),
+        options_case("binary", positive="maybe"),
         r"positive class 'maybe' is not among the classes \[0, 1\]",
     ),
     "numeric type override on text": (
-        frame_case("binary", lambda f: f, roles=Roles(types={QUOTED_NAME: "numeric"})),
+        options_case("binary", roles=Roles(types={QUOTED_NAME: "numeric"})),
         re.escape(
             f"column {QUOTED_NAME!r} should hold numbers, but 120 of its values do not convert"
         ),
     ),
     "datetime type override on text": (
-        frame_case("binary", lambda f: f, roles=Roles(types={QUOTED_NAME: "datetime"})),
+        options_case("binary", roles=Roles(types={QUOTED_NAME: "datetime"})),
         "should hold ISO dates",
     ),
     "boolean type override on text": (
-        frame_case("binary", lambda f: f, roles=Roles(types={QUOTED_NAME: "boolean"})),
+        options_case("binary", roles=Roles(types={QUOTED_NAME: "boolean"})),
         r"should hold booleans \(True / False or 0 / 1\)",
     ),
     "score with a single class cannot give predictions": (
@@ -259,10 +264,8 @@ ERROR_CASES: dict[str, tuple[Case, str]] = {
         r"the score column 'score' cannot give one: the labels hold 1 class, a score needs 2",
     ),
     "image columns of the wrong count": (
-        frame_case(
-            "binary",
-            lambda f: f,
-            roles=Roles.from_dict({"image": {"columns": "l*", "shape": [2, 2]}}),
+        options_case(
+            "binary", roles=Roles.from_dict({"image": {"columns": "l*", "shape": [2, 2]}})
         ),
         r"image columns \['l\*'\] match 2 columns; expected 2x2 = 4",
     ),

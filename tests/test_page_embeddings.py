@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,7 @@ from mlqa_debug.analyses.embeddings import jobs, umap_layout
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.types import Progress
-
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "embeddings.py")
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -40,20 +39,9 @@ def release(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("MLQA_DEBUG_WORKSPACE", str(tmp_path))
-    return Workspace(tmp_path)
-
-
-@pytest.fixture
-def app(workspace: Workspace, release: threading.Event):
-    def open_page(**params: str) -> AppTest:
-        at = AppTest.from_file(PAGE, default_timeout=60)
-        for key, value in params.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return open_page
+def app(page_runner, release: threading.Event) -> Callable[..., AppTest]:
+    """The Embeddings page, run with UMAP replaced by the stand-in of ``release``."""
+    return page_runner("embeddings")
 
 
 def captions(at: AppTest) -> list[str]:
@@ -185,7 +173,7 @@ def test_switching_map_and_colour_goes_into_the_link(app) -> None:
 
 
 def test_given_coordinates_are_the_default_map(app, workspace: Workspace, tmp_path: Path) -> None:
-    frame = pd.read_csv(Path(PAGE).parents[1] / "sample_data" / "diabetes.csv")
+    frame = pd.read_csv(REPO / "sample_data" / "diabetes.csv")
     frame["proj_x"], frame["proj_y"] = frame["bmi"], frame["bp"]
     path = tmp_path / "given.csv"
     frame.to_csv(path, index=False)

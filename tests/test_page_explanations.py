@@ -26,7 +26,12 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
-def test_loans_slice_link_shows_every_view(app) -> None:
+def test_loans_slice_link_shows_every_view(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlqa_debug.ui import models
+
+    # exact or approximate follows the measured cost against the page's time budget: on a
+    # loaded CI machine 6 s can tip it, and this test is about the views, not the budget
+    monkeypatch.setattr(models, "PAGE_TIME_BUDGET", 120.0)
     at = app(ds="loans", slice="employment == 'gig'", example="L11207")
     assert not at.exception and not at.error
     text = captions(at)

@@ -9,6 +9,7 @@ as an error. Validation errors are in ``test_loading.py``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mlqa_debug import Roles, SchemaError, load_predictions
+from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.schema import ImageSpec, ModelSpec, infer_feature_type, infer_task
 from tests.conftest import (
     DATE_NAME,
@@ -30,7 +32,13 @@ from tests.conftest import (
     WriteTable,
 )
 
-FORMATS = ["csv", "parquet"]
+ReadBack = Callable[[pd.DataFrame], Predictions]
+
+
+@pytest.fixture(params=["csv", "parquet"])
+def read_back(request: pytest.FixtureRequest, write_table: WriteTable) -> ReadBack:
+    """``read_back(frame)``: the frame written as CSV, then as Parquet, and loaded."""
+    return lambda frame: load_predictions(write_table(frame, f"preds.{request.param}"))
 
 
 def write_sidecar(data_path: Path, text: str) -> Path:
@@ -42,11 +50,8 @@ def write_sidecar(data_path: Path, text: str) -> Path:
 # --- roles by convention -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_binary_frame_roles_and_types(
-    binary_frame: pd.DataFrame, write_table: WriteTable, fmt: str
-) -> None:
-    p = load_predictions(write_table(binary_frame, f"preds.{fmt}"))
+def test_binary_frame_roles_and_types(binary_frame: pd.DataFrame, read_back: ReadBack) -> None:
+    p = read_back(binary_frame)
     s = p.schema
     assert (s.id, s.label, s.prediction, s.score) == ("id", "label", "prediction", "score")
     assert s.task == "binary"
@@ -57,11 +62,8 @@ def test_binary_frame_roles_and_types(
     assert p.n_samples == len(binary_frame)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_multiclass_frame_roles(
-    multiclass_frame: pd.DataFrame, write_table: WriteTable, fmt: str
-) -> None:
-    s = load_predictions(write_table(multiclass_frame, f"preds.{fmt}")).schema
+def test_multiclass_frame_roles(multiclass_frame: pd.DataFrame, read_back: ReadBack) -> None:
+    s = read_back(multiclass_frame).schema
     assert s.task == "multiclass"
     assert s.classes == tuple(sorted(MULTICLASSES))
     assert s.proba == {c: f"prob_{c}" for c in sorted(MULTICLASSES)}
@@ -69,11 +71,8 @@ def test_multiclass_frame_roles(
     assert dict(s.features) == FEATURE_TYPES
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_regression_frame_roles(
-    regression_frame: pd.DataFrame, write_table: WriteTable, fmt: str
-) -> None:
-    s = load_predictions(write_table(regression_frame, f"preds.{fmt}")).schema
+def test_regression_frame_roles(regression_frame: pd.DataFrame, read_back: ReadBack) -> None:
+    s = read_back(regression_frame).schema
     assert s.task == "regression"
     assert s.classes == ()
     assert dict(s.features) == FEATURE_TYPES
@@ -301,11 +300,8 @@ def test_infer_feature_type(values: pd.Series, kind: str) -> None:
     assert infer_feature_type(values) == kind
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_features_are_converted(
-    binary_frame: pd.DataFrame, write_table: WriteTable, fmt: str
-) -> None:
-    frame = load_predictions(write_table(binary_frame, f"preds.{fmt}")).frame
+def test_features_are_converted(binary_frame: pd.DataFrame, read_back: ReadBack) -> None:
+    frame = read_back(binary_frame).frame
     assert isinstance(frame[QUOTED_NAME].dtype, pd.CategoricalDtype)
     assert set(frame[QUOTED_NAME].cat.categories) == {"a", "b 'b'", 'c "c"'}
     assert pd.api.types.is_datetime64_any_dtype(frame[DATE_NAME].dtype)
@@ -314,12 +310,11 @@ def test_features_are_converted(
     assert pd.api.types.is_numeric_dtype(frame[NUMERIC_NAME].dtype)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_booleans_with_missing_values(write_table: WriteTable, fmt: str) -> None:
+def test_booleans_with_missing_values(read_back: ReadBack) -> None:
     frame = pd.DataFrame(
         {"label": [0, 1, 0, 1], "prediction": [0, 1, 1, 1], "flag": [True, None, False, True]}
     )
-    p = load_predictions(write_table(frame, f"preds.{fmt}"))
+    p = read_back(frame)
     assert p.schema.features == {"flag": "boolean"}
     assert p.frame["flag"].dtype == "boolean"
     assert p.frame["flag"].isna().tolist() == [False, True, False, False]

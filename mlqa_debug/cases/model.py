@@ -39,7 +39,7 @@ import numpy as np
 from mlqa_debug.cases.conditions import N_WRONG, Direction, format_value, metric_direction, passes
 from mlqa_debug.data.ids import ExampleId, id_key
 from mlqa_debug.data.schema import TASKS
-from mlqa_debug.data.workspace import NAME_PATTERN
+from mlqa_debug.data.workspace import NAME_PATTERN, validate_safe_id
 from mlqa_debug.errors import CaseError, SliceError
 from mlqa_debug.slicing import Slice, parse_slice
 from mlqa_debug.types import Task
@@ -227,13 +227,7 @@ def _canonical_where(text: object) -> str:
 
 def validate_case_id(value: object) -> str:
     """Return ``value`` if it is a valid case id, else raise :class:`CaseError`."""
-    if not isinstance(value, str) or not CASE_ID_PATTERN.fullmatch(value):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "...'"
-        raise CaseError(
-            f"{shown} is not a valid case id; expected 1-48 characters of lowercase letters, "
-            "digits, '_' or '-', starting with a letter or digit"
-        )
-    return value
+    return validate_safe_id(value, what="case id", error=CaseError)
 
 
 def validate_case_name(value: object) -> str:

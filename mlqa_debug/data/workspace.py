@@ -37,7 +37,7 @@ from mlqa_debug.data.predictions import (
     sidecar_path,
 )
 from mlqa_debug.data.schema import ModelSpec, Roles
-from mlqa_debug.errors import WorkspaceError
+from mlqa_debug.errors import MlqaError, WorkspaceError
 from mlqa_debug.files import write_atomic
 
 ENV_WORKSPACE = "MLQA_DEBUG_WORKSPACE"
@@ -64,15 +64,24 @@ def samples_dir() -> Path:
     return package.parent / "sample_data"
 
 
+def validate_safe_id(value: object, *, what: str, error: type[MlqaError]) -> str:
+    """Return ``value`` if it is a safe id (:data:`NAME_PATTERN`), else raise ``error``.
+
+    ``what`` names the id in the message: ``"'../x' is not a valid dataset name; ..."``.
+    Dataset names and case ids are safe ids: they name folders and files, never paths.
+    """
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "...'"
+        raise error(
+            f"{shown} is not a valid {what}; expected 1-48 characters of lowercase letters, "
+            "digits, '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
 def validate_name(name: object) -> str:
     """Return ``name`` if it is a valid dataset id, else raise :class:`WorkspaceError`."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "...'"
-        raise WorkspaceError(
-            f"{shown} is not a valid dataset name; expected 1-48 characters of lowercase "
-            "letters, digits, '_' or '-', starting with a letter or digit"
-        )
-    return name
+    return validate_safe_id(name, what="dataset name", error=WorkspaceError)
 
 
 @dataclass(frozen=True)

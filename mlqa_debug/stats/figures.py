@@ -20,6 +20,7 @@ __all__ = [
     "MARGIN",
     "OVERALL_COLOR",
     "REST_COLOR",
+    "SIDE_COLORS",
     "SLICE_COLOR",
     "error_rate_bars",
     "figure_title",
@@ -31,6 +32,8 @@ REST_COLOR = "#7f7f7f"
 """The rows outside the slice."""
 OVERALL_COLOR = "#1f77b4"
 """All rows."""
+SIDE_COLORS = {"slice": SLICE_COLOR, "rest": REST_COLOR, "overall": OVERALL_COLOR}
+"""The colour of each side of a slice report, in the order figures list them."""
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 """Margins of a figure with a title (and subtitle)."""
 HOVER_LABEL = {"bgcolor": "white", "font": {"size": 12}}
@@ -48,7 +51,7 @@ def figure_title(text: str, subtitle: str | None = None) -> dict[str, Any]:
 def error_rate_bars(report: SliceReport[Any]) -> go.Figure:
     """Error rate of slice, rest and overall with their 95% intervals."""
     names, values, lows, highs, colors = [], [], [], [], []
-    for name, color in (("slice", SLICE_COLOR), ("rest", REST_COLOR), ("overall", OVERALL_COLOR)):
+    for name, color in SIDE_COLORS.items():
         e = getattr(report, name)
         estimate = e.error_rate
         if math.isnan(estimate.value):

@@ -66,12 +66,17 @@ def start_server(
         server.stop()
 
 
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    """A server on an empty workspace of its own, for a fixture to ``yield from``."""
+    server = StreamlitServer(tmp_path_factory.mktemp("workspace"), log_dir=ARTIFACTS)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
     """One server shared by the tests that don't need a fresh one."""
-    s = StreamlitServer(tmp_path_factory.mktemp("workspace"), log_dir=ARTIFACTS)
-    yield s
-    s.stop()
+    yield from serve(tmp_path_factory)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import serve
 from tests.e2e.harness import StreamlitServer, wait_for_run
 
 IMAGES = ".st-key-example_images img"
@@ -16,9 +16,7 @@ IMAGES = ".st-key-example_images img"
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
     """A server of this module only, so the first test's link is its first request."""
-    server = StreamlitServer(tmp_path_factory.mktemp("workspace"), log_dir=ARTIFACTS)
-    yield server
-    server.stop()
+    yield from serve(tmp_path_factory)
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ from mlqa_debug.slicing import (
 )
 from tests.slicing.strategies import relaxed, slices_strategy
 
+#: The words of the slice grammar (lower case; the grammar ignores case).
+KEYWORDS = ["and", "or", "in", "not", "between", "is", "missing", "true", "false"]
+
 # ---------------------------------------------------------------------------
 # Parsing and formatting examples
 # ---------------------------------------------------------------------------
@@ -131,15 +134,9 @@ def test_values_keep_their_type() -> None:
         "\r\n",
         " ",
         "\t",
-        "and",
+        *KEYWORDS,
         "And",
         "OR",
-        "in",
-        "not",
-        "between",
-        "is",
-        "missing",
-        "true",
         "FALSE",
         "1abc",
         "123",
@@ -422,16 +419,8 @@ TOKENS = [
     "a",
     "`b c`",
     "`and`",
-    "and",
+    *KEYWORDS,
     "AND",
-    "or",
-    "in",
-    "not",
-    "between",
-    "is",
-    "missing",
-    "true",
-    "false",
     "==",
     "!=",
     "<",

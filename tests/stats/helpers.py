@@ -15,6 +15,7 @@ from mlqa_debug.stats import (
     ClassificationMetrics,
     Estimate,
     RegressionMetrics,
+    evaluate,
     prepare_classification,
 )
 
@@ -58,6 +59,14 @@ def make_mask(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
         mask[:] = True
         mask[3] = False
     return mask
+
+
+def masked_metrics(
+    table: ClassTable, kind: str, rng: np.random.Generator
+) -> tuple[np.ndarray, ClassificationMetrics]:
+    """A mask of one of MASK_KINDS over the table's rows, and the metrics of those rows."""
+    mask = make_mask(kind, len(table.y_true), rng)
+    return mask, evaluate(table.prepare(), mask)
 
 
 @contextmanager

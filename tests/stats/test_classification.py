@@ -24,6 +24,7 @@ from tests.stats.helpers import (
     MASK_KINDS,
     ClassTable,
     make_mask,
+    masked_metrics,
     no_warnings,
     softmax,
 )
@@ -47,8 +48,7 @@ def reference_ece(y_true: np.ndarray, probs: np.ndarray, n_bins: int) -> float:
 def test_classification_matches_sklearn(
     class_table: ClassTable, kind: str, rng: np.random.Generator
 ) -> None:
-    mask = make_mask(kind, len(class_table.y_true), rng)
-    got = evaluate(class_table.prepare(), mask)
+    mask, got = masked_metrics(class_table, kind, rng)
     y_true, y_pred = class_table.y_true[mask], class_table.y_pred[mask]
     probs, k = class_table.probs[mask], len(class_table.classes)
     assert got.n == mask.sum()
@@ -74,31 +74,20 @@ def test_classification_matches_sklearn(
 
 
 @pytest.mark.parametrize("kind", MASK_KINDS)
-def test_binary_brier_is_sklearn_positive_class(
-    binary_table: ClassTable, kind: str, rng: np.random.Generator
+def test_brier_matches_sklearn(
+    class_table: ClassTable, kind: str, rng: np.random.Generator
 ) -> None:
-    mask = make_mask(kind, len(binary_table.y_true), rng)
-    got = evaluate(binary_table.prepare(), mask)
+    """Binary: sklearn's score of the positive class; multiclass: the unscaled sum over classes."""
+    mask, got = masked_metrics(class_table, kind, rng)
     if got.n == 0:
         assert got.brier is not None and math.isnan(got.brier)
         return
-    want = brier_score_loss(
-        binary_table.y_true[mask], binary_table.probs[mask, 1], pos_label=1, labels=[0, 1]
-    )
-    assert got.brier == pytest.approx(want)
-
-
-@pytest.mark.parametrize("kind", MASK_KINDS)
-def test_multiclass_brier_is_unscaled_sum_over_classes(
-    multiclass_table: ClassTable, kind: str, rng: np.random.Generator
-) -> None:
-    mask = make_mask(kind, len(multiclass_table.y_true), rng)
-    got = evaluate(multiclass_table.prepare(), mask)
-    if got.n == 0:
-        return
-    labels = list(range(len(multiclass_table.classes)))
-    y_true, probs = multiclass_table.y_true[mask], multiclass_table.probs[mask]
-    want = brier_score_loss(y_true, probs, labels=labels, scale_by_half=False)
+    y_true, probs = class_table.y_true[mask], class_table.probs[mask]
+    if len(class_table.classes) == 2:
+        want = brier_score_loss(y_true, probs[:, 1], pos_label=1, labels=[0, 1])
+    else:
+        labels = list(range(len(class_table.classes)))
+        want = brier_score_loss(y_true, probs, labels=labels, scale_by_half=False)
     assert got.brier == pytest.approx(want)
 
 

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mlqa_debug.data.workspace import Workspace
-
 
 def options_page() -> None:
     """A page with one option of each kind, over an optional second dataset."""
@@ -39,14 +37,8 @@ def options_page() -> None:
 
 
 @pytest.fixture
-def run(workspace: Workspace) -> Callable[..., AppTest]:
-    def run(**params: str) -> AppTest:
-        at = AppTest.from_function(options_page, default_timeout=60)
-        for key, value in params.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return run
+def run(function_runner) -> Callable[..., AppTest]:
+    return function_runner(options_page)
 
 
 def context(at: AppTest) -> dict:
@@ -137,7 +129,7 @@ def test_a_bad_second_dataset_gives_a_message(run, vs: str, message: str) -> Non
     assert any("second dataset" in e.value and message in e.value for e in at.error)
 
 
-def test_a_page_can_require_a_second_dataset(workspace: Workspace) -> None:
+def test_a_page_can_require_a_second_dataset(function_runner) -> None:
     def page() -> None:
         from mlqa_debug.ui.context import open_page
 
@@ -146,9 +138,7 @@ def test_a_page_can_require_a_second_dataset(workspace: Workspace) -> None:
 
         st.markdown("past the context")
 
-    at = AppTest.from_function(page, default_timeout=60)
-    at.query_params["ds"] = "loans"
-    at.run()
+    at = function_runner(page)(ds="loans")
     assert not at.exception
     assert any("compare with" in i.value for i in at.info)
     assert not any("past the context" in m.value for m in at.markdown)

@@ -19,14 +19,7 @@ import plotly.graph_objects as go
 
 from mlqa_debug.analyses.confusion.compute import ConfusionMatrix, Normalize, difference
 from mlqa_debug.analyses.confusion.thresholds import PrCurve, ThresholdMetrics
-from mlqa_debug.stats.figures import (
-    HOVER_LABEL,
-    MARGIN,
-    OVERALL_COLOR,
-    REST_COLOR,
-    SLICE_COLOR,
-    figure_title,
-)
+from mlqa_debug.stats.figures import HOVER_LABEL, MARGIN, SIDE_COLORS, figure_title
 from mlqa_debug.stats.format import count, percent, points
 
 __all__ = ["confusion_heatmap", "difference_heatmap", "pr_curve_figure"]
@@ -319,12 +312,11 @@ def pr_curve_figure(
 
     ``points`` marks each curve's operating point at the current threshold.
     """
-    colors = {"slice": SLICE_COLOR, "rest": REST_COLOR, "overall": OVERALL_COLOR}
     fig = go.Figure()
     for name, curve in curves.items():
         if curve.n_samples == 0:
             continue
-        color = colors.get(name, "#555555")
+        color = SIDE_COLORS.get(name, "#555555")
         fig.add_trace(_curve_trace(name, curve, color))
         point = (points or {}).get(name)
         if point is not None and point.n_positive:

@@ -18,16 +18,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from mlqa_debug.data.predictions import Predictions
 
-__all__ = [
-    "ERRORS_FIRST",
-    "ExamplesPage",
-    "Paging",
-    "example_positions",
-    "examples_page",
-    "reading_columns",
-    "sort_options",
-]
-
 ERRORS_FIRST = "errors first"
 """The default order: wrong predictions first, the most confident of them on top."""
 

@@ -38,18 +38,17 @@ class Attributions:
         return index_of(self.rows, positions)
 
 
+def _first_output(expl: Explanation, target: str) -> Attributions:
+    """Attributions of output 0: a regression's only output, or each row's class (shap_ columns)."""
+    values, base, output = expl.values[:, :, 0], expl.base[:, 0], expl.output[:, 0]
+    return Attributions(expl.rows, values, base, output, expl.features, target)
+
+
 def _toward_codes(
     expl: Explanation, codes: np.ndarray, predictions: Predictions, target: str
 ) -> Attributions:
     if expl.info.per_row_class:
-        return Attributions(
-            expl.rows,
-            expl.values[:, :, 0],
-            expl.base[:, 0],
-            expl.output[:, 0],
-            expl.features,
-            target,
-        )
+        return _first_output(expl, target)
     index, sign = class_outputs(expl.outputs, predictions)
     k, s = index[codes], sign[codes]
     n = np.arange(len(codes))
@@ -66,14 +65,7 @@ def toward(expl: Explanation, predictions: Predictions, target: str = PREDICTED)
     attributions explain the predicted class only.
     """
     if not predictions.schema.is_classification:
-        return Attributions(
-            expl.rows,
-            expl.values[:, :, 0],
-            expl.base[:, 0],
-            expl.output[:, 0],
-            expl.features,
-            "the prediction",
-        )
+        return _first_output(expl, "the prediction")
     if target == PREDICTED:
         codes = np.maximum(predictions.y_pred_codes[expl.rows], 0)
         return _toward_codes(expl, codes, predictions, "the predicted class")

@@ -89,14 +89,34 @@ def _no_missing(frame: pd.DataFrame, column: str, role: str) -> CheckResult:
     missing = np.flatnonzero(frame[column].isna().to_numpy())
     if not len(missing):
         return passed(f"{role} column {column!r}: no missing values")
+    return _missing_failure(
+        column,
+        role,
+        missing,
+        advice="fill or drop them",
+        expected="no missing values",
+        received=f"{len(missing)} missing",
+    )
+
+
+def _missing_failure(
+    column: str,
+    role: str,
+    missing: np.ndarray,
+    *,
+    advice: str,
+    expected: str,
+    received: str | None = None,
+) -> CheckResult:
+    """The failure of a ``role`` column with values missing at positions ``missing``."""
     return failed(
         f"{role} column {column!r} has {plural(len(missing), 'missing value')} "
-        f"({rows_text(missing)}); fill or drop them",
+        f"({rows_text(missing)}); {advice}",
         column=column,
         rows=missing,
         slice=slice_text(column, "is missing"),
-        expected="no missing values",
-        received=f"{len(missing)} missing",
+        expected=expected,
+        received=received,
     )
 
 
@@ -106,13 +126,8 @@ def ids_present_and_unique(context: CheckContext) -> CheckResult:
     ids = context.frame[column]
     missing = np.flatnonzero(ids.isna().to_numpy())
     if len(missing):
-        return failed(
-            f"id column {column!r} has {plural(len(missing), 'missing value')} "
-            f"({rows_text(missing)}); every row needs an id",
-            column=column,
-            rows=missing,
-            slice=slice_text(column, "is missing"),
-            expected="an id on every row",
+        return _missing_failure(
+            column, "id", missing, advice="every row needs an id", expected="an id on every row"
         )
     dup = np.flatnonzero(ids.duplicated(keep="first").to_numpy())
     if len(dup):
@@ -198,15 +213,8 @@ def _boolean_problem(s: pd.Series, col: str) -> CheckResult | None:
     if not bad and set(values.tolist()) <= {0, 1}:
         return None
     rows = np.flatnonzero((s.notna() & ~s.isin([True, False])).to_numpy())
-    shown = s.iloc[rows[:3]].tolist()
-    return failed(
-        f"column {col!r} should hold booleans (True / False or 0 / 1), but "
-        f"{len(rows)} of its values are not ({rows_text(rows)}: {shown})",
-        column=col,
-        rows=rows,
-        expected="True / False",
-        received=shown,
-    )
+    what = "booleans (True / False or 0 / 1)"
+    return _wrong_values(s, col, rows, what=what, expected="True / False", verb="are not")
 
 
 def _to_datetime(s: pd.Series) -> pd.Series:
@@ -221,13 +229,21 @@ def _unconverted(before: pd.Series, after: pd.Series, col: str, what: str) -> Ch
     bad = np.flatnonzero((after.isna() & before.notna()).to_numpy())
     if not len(bad):
         return None
-    shown = before.iloc[bad[:3]].tolist()
+    verb = f"{'do' if len(bad) > 1 else 'does'} not convert"
+    return _wrong_values(before, col, bad, what=what, expected=what, verb=verb)
+
+
+def _wrong_values(
+    s: pd.Series, col: str, rows: np.ndarray, *, what: str, expected: str, verb: str
+) -> CheckResult:
+    """The failure of column ``col`` (values ``s``) holding other than ``what`` at ``rows``."""
+    shown = s.iloc[rows[:3]].tolist()
     return failed(
-        f"column {col!r} should hold {what}, but {len(bad)} of its values "
-        f"{'do' if len(bad) > 1 else 'does'} not convert ({rows_text(bad)}: {shown})",
+        f"column {col!r} should hold {what}, but {len(rows)} of its values {verb} "
+        f"({rows_text(rows)}: {shown})",
         column=col,
-        rows=bad,
-        expected=what,
+        rows=rows,
+        expected=expected,
         received=shown,
     )
 

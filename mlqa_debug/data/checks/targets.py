@@ -8,12 +8,16 @@ classes, holding numbers in [0, 1], rows summing to 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 
 from mlqa_debug.data.checks.registry import (
     CheckContext,
+    CheckFunction,
     CheckResult,
+    Severity,
     failed,
     passed,
     plural,
@@ -34,6 +38,13 @@ from mlqa_debug.data.checks.values import (
 )
 
 DEFAULT_ERROR_QUANTILE = 0.9
+
+
+def _for_classification(
+    name: str, title: str, *, after: Sequence[str], severity: Severity = "error"
+) -> Callable[[CheckFunction], CheckFunction]:
+    """:func:`register` for a check of classification tasks only."""
+    return register(name, title, after=after, task="classification", severity=severity)
 
 
 @register(
@@ -66,7 +77,7 @@ def regression_values(context: CheckContext) -> CheckResult:
     )
 
 
-@register("classes", "Classes", after=("prediction_missing",), task="classification")
+@_for_classification("classes", "Classes", after=("prediction_missing",))
 def classes(context: CheckContext) -> CheckResult:
     frame, label, prediction = context.frame, str(context.label), str(context.prediction)
     align_targets(frame, label, prediction)
@@ -88,11 +99,10 @@ def classes(context: CheckContext) -> CheckResult:
     return passed(f"{len(found)} classes; label and prediction compared as one type")
 
 
-@register(
+@_for_classification(
     "predicted_classes",
     "Predicted classes are label classes",
     after=("classes",),
-    task="classification",
     severity="warning",
 )
 def predicted_classes(context: CheckContext) -> CheckResult:
@@ -111,9 +121,7 @@ def predicted_classes(context: CheckContext) -> CheckResult:
     )
 
 
-@register(
-    "score_column", "Score column", after=("classes",), task="classification", severity="warning"
-)
+@_for_classification("score_column", "Score column", after=("classes",), severity="warning")
 def score_column(context: CheckContext) -> CheckResult:
     found, given = context.classes, context.found.get("score")
     score = given if context.task == "binary" else None
@@ -134,11 +142,8 @@ def score_column(context: CheckContext) -> CheckResult:
     return passed(f"score column {score!r} gives P[{positive}]")
 
 
-@register(
-    "proba_coverage",
-    "Probability columns cover the classes",
-    after=("score_column",),
-    task="classification",
+@_for_classification(
+    "proba_coverage", "Probability columns cover the classes", after=("score_column",)
 )
 def proba_coverage(context: CheckContext) -> CheckResult:
     proba, found = context.proba, context.classes
@@ -155,11 +160,8 @@ def proba_coverage(context: CheckContext) -> CheckResult:
     return passed(f"{plural(len(proba), 'probability column')}, one per class")
 
 
-@register(
-    "proba_range",
-    "Probabilities are numbers in [0, 1]",
-    after=("proba_coverage",),
-    task="classification",
+@_for_classification(
+    "proba_range", "Probabilities are numbers in [0, 1]", after=("proba_coverage",)
 )
 def proba_range(context: CheckContext) -> CheckResult:
     score = context.score
@@ -174,7 +176,7 @@ def proba_range(context: CheckContext) -> CheckResult:
     return passed(f"{plural(len(columns), 'probability column')}: numbers in [0, 1]")
 
 
-@register("proba_sum", "Probability rows sum to 1", after=("proba_range",), task="classification")
+@_for_classification("proba_sum", "Probability rows sum to 1", after=("proba_range",))
 def proba_sum(context: CheckContext) -> CheckResult:
     if context.score:
         return skipped(f"the score column {context.score!r} gives the probabilities")

@@ -1,8 +1,9 @@
-"""Fixtures of the embeddings tests: the samples, loaded once per test module, and a disk cache.
+"""Fixtures of the embeddings tests: a disk cache and a fast UMAP stand-in.
 
-The samples are module-scoped here (not the session-wide ones of tests/conftest.py):
-projections are remembered with the dataset, and a test that counts UMAP fits
-must not find one computed by another module.
+The samples are the session-wide ones of tests/conftest.py. Projections are
+remembered with the dataset, so a test that must not find one computed by
+another test (one counting UMAP fits, say) loads its own copy from
+``sample_workspace``.
 """
 
 from __future__ import annotations
@@ -12,29 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlqa_debug.cache import DiskCache
-from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.data.workspace import Workspace
 from tests.analyses.embeddings.helpers import install_fake_umap
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("ws"))
-
-
-@pytest.fixture(scope="module")
-def loans(samples: Workspace) -> Predictions:
-    return samples.load("loans")
-
-
-@pytest.fixture(scope="module")
-def digits(samples: Workspace) -> Predictions:
-    return samples.load("digits")
-
-
-@pytest.fixture(scope="module")
-def diabetes(samples: Workspace) -> Predictions:
-    return samples.load("diabetes")
 
 
 @pytest.fixture

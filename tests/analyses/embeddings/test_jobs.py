@@ -11,13 +11,14 @@ import pytest
 from mlqa_debug.analyses import embeddings as emb
 from mlqa_debug.analyses.embeddings import umap_layout
 from mlqa_debug.cache import DiskCache
-from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import Workspace
 from tests.analyses.embeddings.helpers import wait_for
 
 
 def test_background_job_computes_once_and_caches(
-    digits: Predictions, cache: DiskCache, fake_umap: list[int]
+    sample_workspace: Workspace, cache: DiskCache, fake_umap: list[int]
 ) -> None:
+    digits = sample_workspace.load("digits")  # its own copy: no UMAP map in memory yet
     jobs = emb.ProjectionJobs()
     job = jobs.start(digits, method="umap", cache=cache)
     assert jobs.start(digits, method="umap", cache=cache) is job  # concurrent sessions share it
@@ -33,8 +34,10 @@ def test_background_job_computes_once_and_caches(
 
 
 def test_a_failed_job_reports_its_message_and_can_be_retried(
-    diabetes: Predictions, cache: DiskCache, monkeypatch: pytest.MonkeyPatch
+    sample_workspace: Workspace, cache: DiskCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    diabetes = sample_workspace.load("diabetes")  # its own copy: no UMAP map in memory
+
     def broken(*args: object) -> np.ndarray:
         raise RuntimeError("numba exploded")
 
@@ -62,9 +65,10 @@ def _umap_modules() -> list[str]:
 
 
 def test_a_failing_umap_import_is_the_jobs_error_not_retried(
-    diabetes: Predictions, cache: DiskCache, monkeypatch: pytest.MonkeyPatch
+    sample_workspace: Workspace, cache: DiskCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The import is tried once and its error reported; sys.modules is not edited."""
+    diabetes = sample_workspace.load("diabetes")  # its own copy: no UMAP map in memory
     attempts: list[str] = []
     real_import = builtins.__import__
 

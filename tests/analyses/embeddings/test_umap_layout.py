@@ -30,7 +30,7 @@ def test_umap_runs_on_at_most_max_rows_errors_first(
 
 
 def test_wide_inputs_are_reduced_by_pca_before_umap(
-    samples: Workspace, fake_umap: list[int], monkeypatch: pytest.MonkeyPatch
+    sample_workspace: Workspace, fake_umap: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[int] = []
     original = umap_layout._reduce
@@ -41,7 +41,7 @@ def test_wide_inputs_are_reduced_by_pca_before_umap(
         return out
 
     monkeypatch.setattr(umap_layout, "_reduce", spy)
-    digits = samples.load("digits", roles=None)
+    digits = sample_workspace.load("digits", roles=None)
     emb.compute_projection(digits, method="umap", params=emb.ProjectionParams(pca_dims=8))
     assert seen == [8]
 

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlqa_debug.analyses import explain as ex
 from mlqa_debug.data.predictions import Predictions, load_predictions
-from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS
+from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 
 SAMPLES = ("loans", "digits", "diabetes")
 
@@ -85,3 +86,18 @@ def make_trusted_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv(ENV_TRUSTED_MODELS, str(folder))
     return folder
+
+
+def toy_workspace(tmp_path: Path, trusted_dir: Path) -> tuple[Workspace, Pipeline]:
+    """A workspace in ``tmp_path / "ws"`` holding the toy frame as ``toy`` (no model yet).
+
+    The pipeline fitted on it (returned too) waits in the trusted folder as ``logreg.joblib``.
+    """
+    ws = Workspace(tmp_path / "ws")
+    frame = toy_frame()
+    model = Pipeline([("encode", encoder()), ("m", LogisticRegression())])
+    model.fit(frame[FEATURES], frame["label"])
+    frame.assign(prediction=model.predict(frame[FEATURES])).to_csv(tmp_path / "d.csv", index=False)
+    ws.add(tmp_path / "d.csv", name="toy")
+    joblib.dump(model, trusted_dir / "logreg.joblib")
+    return ws, model

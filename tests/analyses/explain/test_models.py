@@ -20,6 +20,7 @@ from tests.analyses.explain.helpers import (
     SAMPLES,
     encoder,
     toy_frame,
+    toy_workspace,
 )
 
 
@@ -95,13 +96,7 @@ def test_registered_model_missing_from_its_folder(workspace: Workspace, tmp_path
 
 
 def test_register_model_from_the_trusted_folder(trusted_dir: Path, tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / "ws")
-    frame = toy_frame()
-    model = Pipeline([("encode", encoder()), ("m", LogisticRegression())])
-    model.fit(frame[FEATURES], frame["label"])
-    frame.assign(prediction=model.predict(frame[FEATURES])).to_csv(tmp_path / "d.csv", index=False)
-    ws.add(tmp_path / "d.csv", name="toy")
-    joblib.dump(model, trusted_dir / "logreg.joblib")
+    ws, model = toy_workspace(tmp_path, trusted_dir)
     (trusted_dir / "notes.txt").write_text("not a model")
     outside = tmp_path / "elsewhere.joblib"
     joblib.dump(model, outside)
@@ -128,13 +123,8 @@ def test_register_model_from_the_trusted_folder(trusted_dir: Path, tmp_path: Pat
 def test_register_model_refusals(
     trusted_dir: Path, tmp_path: Path, dataset: str, filename: str, message: str
 ) -> None:
-    ws = Workspace(tmp_path / "ws")
+    ws, model = toy_workspace(tmp_path, trusted_dir)
     frame = toy_frame()
-    model = Pipeline([("encode", encoder()), ("m", LogisticRegression())])
-    model.fit(frame[FEATURES], frame["label"])
-    frame.assign(prediction=model.predict(frame[FEATURES])).to_csv(tmp_path / "d.csv", index=False)
-    ws.add(tmp_path / "d.csv", name="toy")
-    joblib.dump(model, trusted_dir / "logreg.joblib")
     other = LogisticRegression().fit(frame[["a"]].rename(columns={"a": "zzz"}), frame["label"])
     joblib.dump(other, trusted_dir / "other.joblib")
     joblib.dump(model, tmp_path / "elsewhere.joblib")
