@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WORKSPACE ?= .workspace
 PORT ?= 8501
+# ADDRESS=0.0.0.0 lets anyone who reaches the port upload, edit cases and run long
+# jobs: put an authenticating proxy in front first (README, "Serving a team").
 ADDRESS ?= localhost
 
 .PHONY: install install-test browser run test lint typecheck unit e2e samples bench clean

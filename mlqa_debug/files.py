@@ -1,9 +1,10 @@
-"""Atomic file writes shared by the workspace, the caches and the case store."""
+"""Atomic file writes and folder swaps shared by the workspace, the caches and the case store."""
 
 from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,3 +42,53 @@ def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def swap_folder(staging: Path, final: Path, *, what: str = "the previous files") -> None:
+    """Rename ``staging`` to ``final``; a folder already at ``final`` is replaced.
+
+    The previous folder is moved aside first and removed only once the new one is
+    in place; if the last rename fails it is moved back, so a failed swap leaves
+    the previous folder where it was (``what`` names it in the error when even
+    that fails). If another writer put a folder at ``final`` meanwhile, theirs
+    stays, the previous one (replaced by both) is removed, and the rename's error
+    (``ENOTEMPTY``) is raised for the caller to report.
+    """
+    aside = _move_aside(final) if final.exists() else None
+    try:
+        staging.rename(final)
+    except BaseException as e:
+        if aside is not None:
+            _put_back(aside, final, e, what=what)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _move_aside(final: Path) -> Path | None:
+    """Move ``final`` into a new hidden folder beside it; ``None`` if it vanished meanwhile."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}-old-", dir=final.parent))
+    try:
+        final.rename(aside / final.name)
+    except FileNotFoundError:  # removed or moved by another writer: nothing to keep
+        aside.rmdir()
+        return None
+    except BaseException:
+        aside.rmdir()
+        raise
+    return aside
+
+
+def _put_back(aside: Path, final: Path, cause: BaseException, *, what: str) -> None:
+    """Move the previous folder back to ``final`` after ``cause`` stopped the swap."""
+    old = aside / final.name
+    if final.exists():  # another writer's folder is in place: the previous one is replaced
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    try:
+        old.rename(final)
+    except OSError as e:
+        raise OSError(
+            f"{cause}; {what} could not be moved back and are in {str(old)!r}: {e}"
+        ) from cause
+    aside.rmdir()

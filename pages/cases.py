@@ -6,6 +6,8 @@ from mlqa_debug import cases as lib
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import cases as ui
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.downloads import csv_download
+from mlqa_debug.ui.text import md, without_paths
 
 ctx = open_page("cases", options=ui.case_options, slice_box=False, heading="Regression cases")
 predictions, dataset = ctx.predictions, ctx.name
@@ -13,23 +15,28 @@ try:
     store = ui.cases_store()
     listing = store.load()
 except MlqaError as e:
-    st.error(f"The case library cannot be opened: {e}")
+    st.error(md(f"The case library cannot be opened: {without_paths(e, ctx.workspace)}"))
     st.stop()
 
+folder = store.directory.name  # the browser sees the library's name, never the server's path
 st.caption(
-    f"Library {ui.md(store.directory)} · checked against **{dataset}** "
+    f"Case library “{md(folder)}” · checked against **{md(dataset)}** "
     f"({predictions.n_samples:,} rows, fingerprint `{predictions.short_fingerprint}`)"
 )
 with st.expander("Check these cases in CI"):
     st.code(
-        f"mlqa-debug check --cases {store.directory} new_predictions.csv --junit report.xml\n"
-        f"mlqa-debug export --cases {store.directory} --out tests/regression_cases",
+        f"mlqa-debug check --cases {folder} new_predictions.csv --junit report.xml\n"
+        f"mlqa-debug export --cases {folder} --out tests/regression_cases",
         language="bash",
     )
-    st.caption("check exits 1 on a regression; export writes a pytest module and its fixtures.")
+    st.caption(
+        f"Give the path of the {md(folder)} folder on your CI machine. check exits 1 on a "
+        "regression; export writes a pytest module and its fixtures."
+    )
 for problem in listing.problems:
     st.warning(
-        f"Case file {ui.md(problem.file)} cannot be read and is left out: {ui.md(problem.message)}"
+        f"Case file {md(problem.file)} cannot be read and is left out: "
+        f"{md(without_paths(problem.message, ctx.workspace))}"
     )
 if not listing.cases:
     st.info(
@@ -40,7 +47,7 @@ if not listing.cases:
 
 report = ui.current_report(predictions, listing)
 run_clicked = st.button(
-    f"Run all {len(listing.cases):,} cases against {dataset}",
+    f"Run all {len(listing.cases):,} cases against {md(dataset)}",
     icon=":material/play_arrow:",
     type="primary",
     key="run_all",
@@ -75,13 +82,14 @@ st.caption(
     f"{len(shown):,} of {len(frame):,} cases. Select a row to open the case below; "
     "“Open slice” shows it on the Slices page."
 )
+csv_download(shown[list(ui.TABLE_COLUMNS)], file_name="cases.csv", key="cases_csv")
 
 st.divider()
 ids = [c.id for c in listing.cases]
 names = {c.id: c.name for c in listing.cases}
 chosen = ctx.options[ui.CASE_PARAM]
 if chosen is not None and chosen not in ids:
-    st.error(f"The link names a case that is not in this library ({ui.md(repr(chosen[:40]))}).")
+    st.error(f"The link names a case that is not in this library ({md(repr(chosen[:40]))}).")
     ctx.set(ui.CASE_PARAM, None)
 st.selectbox(
     "Case",

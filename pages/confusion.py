@@ -22,6 +22,7 @@ from mlqa_debug.ui.confusion import (
 )
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.residuals import regression_view
+from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
 ctx = open_page("confusion", options=confusion_options)
@@ -41,7 +42,7 @@ classes = schema.classes
 scores = cf.positive_scores(predictions)
 threshold, y_pred, at = None, None, ""
 if scores is not None:
-    label = f"Threshold: predict {schema.positive} when P[{schema.positive}] is at least"
+    label = md(f"Threshold: predict {schema.positive} when P[{schema.positive}] is at least")
     threshold = url_widget(ctx, st.slider, label, "thr", min_value=0.0, max_value=1.0, step=0.01)
     y_pred, at = cf.binary_predictions(predictions, threshold=threshold), f" at {threshold:.2f}"
 overall = cf.class_confusion(predictions, y_pred=y_pred)
@@ -147,7 +148,7 @@ else:
     rows = cf.pair_mask(predictions, pair, mask, y_pred=y_pred)
     where = " in the slice" if current.predicates else ""
     title = f"true {classes[pair[0]]} → predicted {classes[pair[1]]}"
-    st.markdown(f"**{title}**{at}: {int(rows.sum()):,} rows{where}")
+    st.markdown(f"**{md(title)}**{at}: {int(rows.sum()):,} rows{where}")
     cell = cf.pair_slice(predictions, pair, threshold=threshold)
     link = current & cell.slice
     open_slice_link(dataset, link, label=f"Open on Slices: {link.text}")

@@ -5,20 +5,21 @@ import streamlit as st
 
 from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.ui import state, widgets
+from mlqa_debug.ui import serving, state, widgets
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.models import attach_model_form
+from mlqa_debug.ui.text import md, without_paths
 
 ctx = open_page("data", dataset="optional", slice_box=False)
 ws = ctx.workspace
 widgets.upload_form(ws)
 
 if ctx.dataset is None:
-    st.info("Choose a dataset in the sidebar, or add one above.")
+    st.info("Choose a dataset in the sidebar" + ("." if ctx.read_only else ", or add one above."))
     st.stop()
 
 predictions, name, entry = ctx.predictions, ctx.name, ctx.entry
-st.subheader(f"{name} — {entry.description or entry.source or predictions.source}")
+st.subheader(md(f"{name} — {entry.description or entry.source or predictions.source}"))
 widgets.summary_metrics(predictions)
 
 left, right = st.columns([3, 2])
@@ -33,7 +34,7 @@ with left:
 with right:
     st.markdown("**Validation report**")
     widgets.check_report(predictions, name)
-    st.caption(f"Fingerprint `{predictions.fingerprint}` · file `{predictions.source}`")
+    st.caption(f"Fingerprint `{predictions.fingerprint}` · file {md(predictions.source)}")
 
 st.markdown("**Overall metrics**")
 widgets.metrics_table(predictions)
@@ -65,26 +66,30 @@ if override is not None:
     try:
         remapped = state.load_dataset(ws, name, override)
     except MlqaError as e:
-        st.error(f"With these roles the data does not validate: {e}")
+        st.error(md(f"With these roles the data does not validate: {without_paths(e, ws)}"))
     else:
         st.success(
-            f"With label {override.label!r} and prediction {override.prediction!r}: "
-            f"{remapped.schema.task}, error rate {remapped.error.mean():.2%}, "
-            f"{len(remapped.schema.features)} features."
+            md(
+                f"With label {override.label!r} and prediction {override.prediction!r}: "
+                f"{remapped.schema.task}, error rate {remapped.error.mean():.2%}, "
+                f"{len(remapped.schema.features)} features."
+            )
         )
         st.dataframe(pd.DataFrame(remapped.schema.roles_table()), hide_index=True, height=200)
         if entry.builtin:
             st.caption("Built-in samples keep their roles; register a copy to save new ones.")
+        elif ctx.read_only:
+            serving.read_only_note("roles are previewed here, not saved")
         elif st.button("Save these roles for the dataset"):
             try:
                 ws.save_roles(name, entry.roles.merged(override))
             except MlqaError as e:
-                st.error(str(e))
+                st.error(md(without_paths(e, ws)))
             else:
                 del st.session_state[override_key]
                 st.rerun()
 
 attach_model_form(ws, name)
 
-with st.expander(f"First rows of {name}"):
+with st.expander(f"First rows of {md(name)}"):
     st.dataframe(predictions.frame.head(50), width="stretch")

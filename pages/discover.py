@@ -3,15 +3,17 @@
 import streamlit as st
 
 from mlqa_debug.analyses.discovery import figures as plots
-from mlqa_debug.analyses.discovery.service import default_features
+from mlqa_debug.analyses.discovery.service import default_features, usable_features
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("discover", options=ui.discover_options, slice_box=False)
 predictions, dataset = ctx.predictions, ctx.name
 features = list(default_features(predictions))
+usable = list(usable_features(predictions))
 
 st.caption(
     "SliceLine (Sagadeeva & Boehm, 2021) ranks conjunctions of feature values by "
@@ -19,20 +21,25 @@ st.caption(
     "high α favours high error, low α favours large slices. The search is exact."
 )
 try:
-    params = ui.params_form(ctx, features)
+    if len(usable) > len(features):
+        st.caption(
+            f"This table has {len(usable):,} features: by default the search and the tree use "
+            f"the first {len(features)}, which keeps them to seconds; choose others under Features."
+        )
+    params = ui.params_form(ctx, usable, features)
     with st.spinner("Searching slices…", show_time=True):
         result = ui.run_discovery(predictions, params)
 except MlqaError as e:
-    st.error(str(e))
+    st.error(md(e))
     st.stop()
 
-where = f" inside `{params.within}`" if params.within else ""
+where = f" inside {md(params.within)}" if params.within else ""
 st.subheader(f"Top {len(result.slices)} slices{where}")
 st.caption(
     f"Searched {result.n_rows:,} rows over {len(result.features)} features "
     f"({'from the cache' if result.cached else 'just computed'}); "
     f"mean error {result.mean_error:.3g}."
-    + (f" Left out: {', '.join(result.skipped)}." if result.skipped else "")
+    + (f" Left out: {md(', '.join(result.skipped))}." if result.skipped else "")
 )
 if not result.slices:
     st.info("No slice scores above zero: try a higher α or a lower minimum support.")
@@ -68,11 +75,11 @@ targets = (
     ["error"] if predictions.schema.is_classification else ["abs_residual", "residual", "error"]
 )
 target = c3.selectbox("Tree target", targets, key="tree_target")
-tree_features = st.multiselect("Tree features", features, default=features, key="tree_features")
+tree_features = st.multiselect("Tree features", usable, default=features, key="tree_features")
 try:
     tree = ui.error_tree(predictions, tree_features, depth, leaf, params.within, target)
 except MlqaError as e:
-    st.error(str(e))
+    st.error(md(e))
     st.stop()
 st.plotly_chart(plots.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree")
 st.dataframe(

@@ -15,7 +15,9 @@ from mlqa_debug.slicing import EMPTY
 from mlqa_debug.stats import difference_text, report_frame
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import PageContext, open_page
+from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.options import ViewOption, choice, flag
+from mlqa_debug.ui.text import md, without_paths
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
 NAMES = {"umap": "UMAP", "pca": "PCA", "given": "Given (proj_x, proj_y)", "abs_error": "|residual|"}
@@ -53,7 +55,7 @@ in_slice = ctx.mask if current.predicates else None
 try:
     cache = DiskCache(ctx.workspace.cache_dir("embeddings"))
 except OSError as e:
-    st.error(str(e))
+    st.error(md(f"The map cache cannot be used: {without_paths(e, ctx.workspace)}"))
     st.stop()
 
 method, color = ctx.options["proj"], ctx.options["color"]
@@ -61,6 +63,9 @@ c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 c1.radio("Map", ctx.option("proj").choices, format_func=name, horizontal=True, **ctx.bind("proj"))
 c2.selectbox("Colour by", ctx.option("color").choices, format_func=name, **ctx.bind("color"))
 show_clusters = c3.toggle("Error clusters", **ctx.bind("clusters"))
+if current.predicates and not ctx.mask.any():
+    st.info("No rows match this slice, so the map has nothing to show. Change or clear the slice.")
+    st.stop()
 
 jobs, job = emb.projection_jobs(), None
 try:
@@ -71,11 +76,12 @@ try:
             projection = emb.get_projection(predictions, method=first, cache=cache)
         job = jobs.start(predictions, method="umap", cache=cache) if method == "umap" else None
 except MlqaError as e:
-    st.error(f"No map for this dataset: {e}")
+    st.error(md(f"No map for this dataset: {without_paths(e, ctx.workspace)}"))
     st.stop()
 
 if job is not None and job.error is not None:
-    st.error(f"UMAP could not be computed: {job.error}. The PCA map is shown.")
+    reason = without_paths(job.error, ctx.workspace)
+    st.error(md(f"UMAP could not be computed: {reason}.") + " The PCA map is shown.")
     st.button("Try UMAP again", on_click=jobs.forget, args=[job.key], key="emb_retry")
 elif job is not None:
     key = job.key
@@ -102,9 +108,8 @@ if show_clusters or color == "cluster":
 points = emb.map_points(
     predictions, projection, slice_mask=in_slice, color_by=color, clusters=clusters
 )
-st.caption(
-    emb.view_caption(projection, points, slice_text="" if color == "slice" else current.text)
-)
+slice_text = "" if color == "slice" else current.text
+st.caption(md(emb.view_caption(projection, points, slice_text=slice_text)))
 if len(points.positions) == 0:
     st.info("No row of this view has coordinates on this map.")
     st.stop()
@@ -174,9 +179,9 @@ with right:
         st.caption("The data has no id column, so the points cannot be kept by their ids.")
     else:
         save_case_form(predictions, ids=list(summary.ids), source_page="embeddings", key="emb_case")
-        csv = pd.Series(summary.ids, name=predictions.schema.id).to_csv(index=False)
-        st.download_button("Download their ids (CSV)", csv, f"{dataset}-selection.csv", "text/csv",
-                           key="emb_ids", icon=":material/download:")  # fmt: skip
+        ids = pd.Series(summary.ids, name=predictions.schema.id)
+        csv_download(ids, file_name=f"{dataset}-selection.csv", key="emb_ids",
+                     label="Download their ids (CSV)")  # fmt: skip
 
 st.markdown("**What sets the selected points apart** from the other points on the map")
 st.dataframe(summary.features, hide_index=True, column_config=FEATURES)
@@ -187,9 +192,11 @@ if images.has_images(predictions):
     captions = emb.example_captions(predictions, rows)
     with st.container(horizontal=True, gap="small", key="emb_images"):
         for png, caption in zip(images.row_images(predictions, rows), captions, strict=True):
-            st.image(png, caption=caption, width=56)
+            st.image(png, caption=md(caption), width=56)
 with st.expander(f"Examples: {len(rows)} of {summary.n_rows:,} rows, errors first"):
     st.dataframe(examples.frame, height=min(420, 35 * len(rows) + 38))
+    csv_download(examples.frame, file_name=f"{dataset}-selection-examples.csv",
+                 key="emb_examples_csv", index=True)  # fmt: skip
 with st.expander("All metrics: selection, all other rows, overall"):
     table = report_frame(summary.report).rename(
         columns={"slice": "selection", "rest": "all other rows"}

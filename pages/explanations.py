@@ -8,6 +8,7 @@ from mlqa_debug.analyses.explain import figures as plots
 from mlqa_debug.ui.builder import predicate_chips
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.models import (
     EXAMPLE_KEY,
     explain_options,
@@ -15,6 +16,7 @@ from mlqa_debug.ui.models import (
     pick_example,
     registered_model,
 )
+from mlqa_debug.ui.text import md, without_paths
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("explanations", options=explain_options)
@@ -25,12 +27,13 @@ predicate_chips(current)
 model, model_problem = registered_model(ws, name)
 sources = ex.available_sources(predictions, has_model=model is not None)
 if model_problem:
-    st.warning(f"The registered model cannot be used: {model_problem}")
+    st.warning(md(f"The registered model cannot be used: {without_paths(model_problem, ws)}"))
 if not sources:
     st.info(
-        f"No attributions for {name!r}: the table has no `shap_<feature>` columns and no model is "
-        "registered with it. Register one with `mlqa-debug add FILE --name NAME --model MODEL`, "
-        "or attach one from the server's trusted folder on the Data page."
+        f"No attributions for {md(repr(name))}: the table has no `shap_<feature>` columns and no "
+        "model is registered with it. Register one with "
+        "`mlqa-debug add FILE --name NAME --model MODEL`, or attach one from the server's "
+        "trusted folder on the Data page."
     )
     st.stop()
 
@@ -66,7 +69,7 @@ controls[3].text_input(
 example = st.session_state[EXAMPLE_KEY]
 position = ex.find_example(predictions, example or None)
 if example and position is None:
-    st.warning(f"No example with id {example!r} in {name!r}.")
+    st.warning(md(f"No example with id {example!r} in {name!r}."))
 
 neighbours = ex.nearest_correct(predictions, position) if position is not None else None
 required = [] if position is None else [position]
@@ -79,8 +82,8 @@ in_slice, errors = mask[att.rows], predictions.error[att.rows]
 additivity = {True: "✓", False: "✗", None: "not checkable"}[info.additive]
 additivity += f" on {info.checked_rows:,} rows checked" if info.checked_rows else ""
 st.caption(
-    f"{ex.explainer_text(info)}{' · model ' + info.model if info.model else ''} · output space: "
-    f"{info.output_space} · additivity (base + attributions = output) {additivity} · "
+    f"{md(ex.explainer_text(info))}{' · model ' + md(info.model) if info.model else ''} · "
+    f"output space: {info.output_space} · additivity (base + attributions = output) {additivity} · "
     f"{int(in_slice.sum()):,} of {plan.n_slice:,} slice rows and {int((~in_slice).sum()):,} "
     f"rows of the rest explained{' (a sample)' if plan.sampled else ''}"
 )
@@ -95,7 +98,7 @@ if info.agreement is not None and info.agreement < 0.99:
         "on the rows checked: it may not be the model that made them."
     )
 for note in info.notes:
-    st.caption(f"Note: {note}")
+    st.caption(md(f"Note: {note}"))
 if not in_slice.any():
     st.info("None of the slice's rows is explained yet.")
     st.stop()
@@ -105,7 +108,7 @@ importance = ex.importance_table(att, in_slice)
 left, right = st.columns([3, 2])
 left.plotly_chart(plots.importance_bars(importance), key="importance")
 right.dataframe(importance.dropna(axis=1, how="all").round(4), hide_index=True, height=360)
-st.caption(f"Mean |SHAP| toward {att.target}, ranked by slice minus rest.")
+st.caption(f"Mean |SHAP| toward {md(att.target)}, ranked by slice minus rest.")
 
 wrong = "the wrong class" if schema.is_classification else "the error"
 st.subheader(f"What pushes the slice's errors toward {wrong}")
@@ -158,6 +161,7 @@ if page.total:
         f"The slice's {page.total:,} errors, most confident first (the first {len(ids)}). "
         "Select one to explain it."
     )
+    csv_download(shown, file_name=f"{ctx.name}-errors.csv", key="errors_csv", index=True)
 if position is None:
     st.info("Select an error in the table, or open a link with ?example=ID, to explain it.")
 elif expl.index([position])[0] < 0:
@@ -167,7 +171,7 @@ else:
     truth, said = ex.format_value(row[schema.label]), ex.format_value(row[schema.prediction])
     verdict = "an error" if predictions.error[position] else "correct"
     where = "" if mask[position] else " It is outside the current slice."
-    st.markdown(f"**{example}**: label `{truth}`, prediction `{said}` ({verdict}).{where}")
+    st.markdown(f"**{md(example)}**: label {md(truth)}, prediction {md(said)} ({verdict}).{where}")
     ex_att = ex.toward(expl, predictions, ex.example_target(predictions, position, source))
     image = ex.image_attributions(ex_att, predictions, position)
     side = image is not None or (neighbours is not None and len(neighbours) > 0)

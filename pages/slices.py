@@ -10,6 +10,7 @@ from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("slices")
@@ -72,6 +73,8 @@ else:
         },
     )
     st.caption("Select a row to add that value to the slice.")
+    csv_download(breakdown.drop(columns=["slice"]), file_name=f"{ctx.name}-breakdown.csv",
+                 key="breakdown_csv")  # fmt: skip
 
 st.subheader("Examples")
 c1, c2, c3 = st.columns([3, 1, 1])
@@ -89,3 +92,4 @@ st.caption(
     if examples.total
     else "The slice is empty."
 )
+csv_download(examples.frame, file_name=f"{ctx.name}-examples.csv", key="examples_csv", index=True)

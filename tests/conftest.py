@@ -11,6 +11,7 @@ Use ``write_table(frame, "name.csv")`` (or ``.parquet``) to get a file on disk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -222,3 +223,15 @@ def function_runner(
         return run
 
     return for_function
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def shown(text: str) -> str:
+    """What a reader sees of Markdown made by ``md()``: ``\\X`` is ``X``, no word joiners.
+
+    AppTest gives an element's Markdown source; messages quoting user text are
+    escaped there, so assertions about what the page says compare ``shown(value)``.
+    """
+    return _ESCAPED.sub(r"\1", text).replace("\u2060", "").replace("  \n", "\n")

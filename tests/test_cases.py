@@ -773,3 +773,14 @@ def test_file_system_errors_become_case_errors(
 )  # fmt: skip
 def test_tolerance_rule_is_explained(metric: str, words: str) -> None:
     assert words in lib.tolerance_rule(metric)
+
+
+def test_a_case_takes_a_slice_as_long_as_the_pages_accept(loans: Predictions) -> None:
+    """One slice length limit: a slice the Slices page shows can be saved as a case."""
+    from mlqa_debug.slicing import MAX_SLICE_LENGTH
+
+    values = ", ".join(f"'v{i:05d}'" for i in range(1_500))  # about 13,500 characters
+    text = f"employment in ('gig', {values})"
+    assert 10_000 < len(text) < MAX_SLICE_LENGTH
+    case = lib.build_case(loans, name="long", where=parse_slice(text, max_length=MAX_SLICE_LENGTH))
+    assert case.case.slice is not None and case.case.slice.text.startswith("employment in")

@@ -50,6 +50,7 @@ NEEDS_LABEL = [
 EXPECTED_STATUS: dict[str, dict[str, str]] = {
     "binary": {
         "roles": "pass",
+        "nested_columns": "pass",
         "label_column": "pass",
         "label_missing": "pass",
         "prediction_column": "pass",
@@ -273,6 +274,26 @@ def test_registering_checks_the_order_and_names(scratch_registry: list[checks.Ch
         checks.register("later", "Later", after=("not_yet",))
     with pytest.raises(ValueError, match="severity 'fatal'"):
         checks.register("fatal", "Fatal", severity="fatal")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="before unregistered checks"):
+        checks.register("sooner", "Sooner", before=("not_yet",))
+    with pytest.raises(ValueError, match="both after"):
+        checks.register("twisted", "Twisted", after=("ids",), before=("roles",))
+
+
+def test_a_check_registered_before_others_runs_ahead_and_blocks_them(
+    scratch_registry: list[checks.Check], binary_frame: pd.DataFrame, write_table: WriteTable
+) -> None:
+    @checks.register("no_ids_yet", "No ids yet", after=("roles",), before=("ids",))
+    def no_ids_yet(context: checks.CheckContext) -> checks.CheckResult:
+        return checks.failed("ids are not ready", column="id")
+
+    names = [c.name for c in scratch_registry]
+    assert names.index("roles") < names.index("no_ids_yet") < names.index("ids")
+    results = by_name(results_of(write_table(binary_frame)))
+    assert results["no_ids_yet"].status == "fail"
+    assert results["ids"].status == "skipped"
+    assert results["ids"].message == "not run: 'No ids yet' failed"
+    assert results["feature_types"].status == "pass"  # does not need it: it ran
 
 
 # --- property: a valid table passes every check that applies ---------------------------

@@ -23,7 +23,8 @@ from mlqa_debug.cli.main import build_parser, main
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import ParameterError
-from mlqa_debug.slicing import parse_slice
+from mlqa_debug.slicing import MAX_SLICE_LENGTH, parse_slice
+from mlqa_debug.ui.links import MAX_PARAM_LENGTH
 
 
 def test_results_are_exact_slices(loans: Predictions) -> None:
@@ -166,3 +167,27 @@ def test_cli_discover_follows_a_changed_service_default(
     with pytest.raises(SystemExit):
         main(["discover", "--help"])
     assert "(default 7)" in capsys.readouterr().out
+
+
+def long_slice(length: int) -> str:
+    """A slice of about ``length`` characters that holds the coastal rows (and names others)."""
+    others = ", ".join(f"'r{i:06d}'" for i in range(length // 11))
+    return parse_slice(f"region in ('coastal', {others})", max_length=MAX_SLICE_LENGTH).text
+
+
+def test_a_slice_as_long_as_the_pages_accept_can_be_searched(
+    loans: Predictions, tmp_path: Path
+) -> None:
+    """Discover once refused slices over 10,000 characters that the Slices page accepts."""
+    within = long_slice(15_000)
+    assert 10_000 < len(within) <= MAX_SLICE_LENGTH == MAX_PARAM_LENGTH
+    coastal = parse_slice("region == 'coastal'").mask(loans.slice_frame)
+    cache = DiskCache(tmp_path)
+    params = DiscoveryParams(within=within, min_support=0.02, max_level=1, k=3)
+    first = discover_slices(loans, params, cache=cache)
+    again = discover_slices(loans, params, cache=cache)
+    assert again.cached and [d.slice for d in again.slices] == [d.slice for d in first.slices]
+    assert first.slices and first.n_rows == int(coastal.sum())
+    assert all(not (d.slice.mask(loans.slice_frame) & ~coastal).any() for d in first.slices)
+    tree = grow_error_tree(loans, max_depth=1, within=within)
+    assert tree.nodes[0].size == int(coastal.sum())

@@ -245,14 +245,15 @@ def test_run_all_with_a_click(
 def test_cases_directory_from_the_environment(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    elsewhere = tmp_path / "model_repo" / "cases"
+    elsewhere = tmp_path / "model_repo" / "golden_cases"
     lib.CaseStore(elsewhere).save(
         lib.build_case(workspace.load("loans"), name="from the repo", where=parse_slice("")).case
     )
     monkeypatch.setenv(lib.ENV_CASES, str(elsewhere))
     at = open_page(CASES, ds="loans")
     assert list(table(at)) == ["from the repo"]
-    assert any(f"--cases {elsewhere} " in c.value for c in at.code)
+    assert any("--cases golden_cases " in c.value for c in at.code)  # named, not its path
+    assert not any(str(tmp_path) in c.value for c in [*at.code, *at.caption, *at.markdown])
 
 
 def selection_page(ids: list[str]) -> None:

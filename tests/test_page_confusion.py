@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mlqa_debug.ui import pages
+from tests.conftest import shown
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "pages/confusion.py"
@@ -49,7 +50,7 @@ def elements(at: AppTest, kind: str) -> list[object]:
 
 
 def link_targets(at: AppTest) -> list[str]:
-    return [e.proto.label for e in elements(at, "PageLink")]  # type: ignore[attr-defined]
+    return [shown(e.proto.label) for e in elements(at, "PageLink")]  # type: ignore[attr-defined]
 
 
 def test_digits_link_with_a_pair_shows_its_images(app) -> None:
@@ -104,7 +105,7 @@ def test_loans_threshold_updates_matrix_and_metrics(app) -> None:
     misses = int(((gig["score"] < 0.3) & (gig["label"] == 1)).sum())
     assert f"**true 1 → predicted 0** at 0.30: {misses:,} rows in the slice" in markdown(at)
     assert not any("score column cannot be used in slices" in c.value for c in at.caption)
-    links = [str(p.proto) for p in at.get("page_link")] + [m.value for m in at.markdown]
+    links = [shown(p.proto.label) for p in at.get("page_link")] + [m.value for m in at.markdown]
     opened = [text for text in links if "Open on Slices" in text]
     assert opened and "score < 0.3" in opened[0]  # the pair's slice is exactly the cell's rows
     at.slider(key="thr").set_value(0.5).run()
@@ -136,9 +137,9 @@ def test_diabetes_shows_residuals(app) -> None:
 def test_tampered_digits_links(app, params: dict[str, str], message: str | None) -> None:
     at = app(ds="digits", **params)
     assert not at.exception
-    shown = [m.value for m in [*at.error, *at.warning]]  # a fallback value is a warning
+    messages = [shown(m.value) for m in [*at.error, *at.warning]]  # a fallback is a warning
     if message:
-        assert any(message in m for m in shown), shown
+        assert any(message in m for m in messages), messages
     else:
         assert not at.error
     assert at.radio(key="norm").value == "counts"
@@ -150,7 +151,7 @@ def test_tampered_digits_links(app, params: dict[str, str], message: str | None)
 def test_tampered_threshold(app, thr: str) -> None:
     at = app(ds="loans", thr=thr)
     assert not at.exception
-    assert any("not a number in [0, 1]" in w.value for w in at.warning)
+    assert any("not a number in [0, 1]" in shown(w.value) for w in at.warning)
     assert at.slider(key="thr").value == 0.5
 
 

@@ -22,7 +22,7 @@ from mlqa_debug import Roles, SchemaError
 from mlqa_debug.data.workspace import Workspace, validate_name
 from mlqa_debug.ui.pages import PAGES
 from mlqa_debug.ui.widgets import suggest_name
-from tests.conftest import WriteTable
+from tests.conftest import WriteTable, shown
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_PAGE = str(REPO / "pages" / "data.py")
@@ -52,7 +52,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def selectbox(at: AppTest, label: str) -> Any:

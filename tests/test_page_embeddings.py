@@ -19,7 +19,7 @@ from mlqa_debug.analyses.embeddings import jobs, umap_layout
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.types import Progress
-from tests.conftest import REPO
+from tests.conftest import REPO, shown
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def app(page_runner, release: threading.Event) -> Callable[..., AppTest]:
 
 
 def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
+    return [shown(c.value) for c in at.caption]
 
 
 def figure(at: AppTest) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def test_a_failed_umap_says_why_and_offers_a_retry(app, monkeypatch: pytest.Monk
     app(ds="diabetes")
     wait_for_job()
     at = app(ds="diabetes")
-    assert any("UMAP could not be computed: out of memory" in e.value for e in at.error)
+    assert any("UMAP could not be computed: out of memory" in shown(e.value) for e in at.error)
     assert captions(at)[0].startswith("PCA (")
     at.button(key="emb_retry").click().run()
     assert not at.exception
@@ -200,7 +200,8 @@ def test_unknown_view_options_fall_back_with_a_message(
 ) -> None:
     at = app(**params)
     assert not at.exception and not at.error
-    assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
+    warnings = [shown(w.value) for w in at.warning]
+    assert any(message in w for w in warnings), warnings
     assert at.get("plotly_chart")
 
 
@@ -216,3 +217,12 @@ def test_tampered_links_give_messages(app, params: dict[str, str], message: str)
     at = app(**params)
     assert not at.exception
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("color", ["error", "slice"])
+def test_an_empty_slice_is_said_instead_of_a_map(app, color: str) -> None:
+    """Once a TypeError from the hover text of zero rows."""
+    at = app(ds="loans", proj="pca", slice="region == 'nowhere'", color=color)
+    assert not at.exception and not at.error
+    assert any("No rows match this slice" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")

@@ -12,6 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import shown
+
 
 @pytest.fixture
 def app(page_runner):
@@ -19,7 +21,7 @@ def app(page_runner):
 
 
 def captions(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.caption)
+    return "\n".join(shown(c.value) for c in at.caption)
 
 
 def charts(at: AppTest) -> int:
@@ -42,7 +44,7 @@ def test_loans_slice_link_shows_every_view(app, monkeypatch: pytest.MonkeyPatch)
     assert at.query_params["target"] == "1" and at.query_params["rows"] == "2000"
     subheaders = [s.value for s in at.subheader]
     assert "What pushes the slice's errors toward the wrong class" in subheaders
-    assert any("**L11207**: label `0`, prediction `1` (an error)" in m.value for m in at.markdown)
+    assert any("**L11207**: label 0, prediction 1 (an error)" in m.value for m in at.markdown)
     assert charts(at) == 5  # importance, push, beeswarm, dependence, waterfall
     assert "no nearest correct neighbours" in text  # loans has no embedding
 
@@ -54,7 +56,7 @@ def test_digits_example_shows_image_and_neighbours(app) -> None:
     assert "LinearExplainer: " in captions(at)  # and why that explainer
     assert at.query_params["target"] == "predicted"
     assert charts(at) == 7  # + attribution image and neighbour contrast
-    assert any("label `9`, prediction `5`" in m.value for m in at.markdown)
+    assert any("label 9, prediction 5" in m.value for m in at.markdown)
 
 
 def test_regression_sample(app) -> None:
@@ -96,7 +98,7 @@ def test_tampered_options_fall_back(app, params: dict[str, str], canonical: dict
 def test_unknown_example_gives_a_message(app) -> None:
     at = app(ds="loans", example="../../etc/passwd")
     assert not at.exception
-    assert any("No example with id '../../etc/passwd'" in w.value for w in at.warning)
+    assert any("No example with id '../../etc/passwd'" in shown(w.value) for w in at.warning)
 
 
 def write_dataset(tmp_path: Path, *, shap: bool, model: object | None) -> Path:

@@ -1,4 +1,7 @@
-"""The workspace: safe dataset names, registering copies, built-ins, roles, models."""
+"""The workspace: safe dataset names, registering copies, built-ins, roles, models.
+
+Adding under contention, refused uploads and the quota: tests/data/test_workspace_add.py.
+"""
 
 from __future__ import annotations
 

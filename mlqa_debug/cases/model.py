@@ -41,7 +41,7 @@ from mlqa_debug.data.ids import ExampleId, id_key
 from mlqa_debug.data.schema import TASKS
 from mlqa_debug.data.workspace import NAME_PATTERN, validate_safe_id
 from mlqa_debug.errors import CaseError, SliceError
-from mlqa_debug.slicing import Slice, parse_slice
+from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice, parse_slice
 from mlqa_debug.types import Task
 
 SCHEMA_VERSION = 1
@@ -153,7 +153,7 @@ class Case:
 
     @property
     def slice(self) -> Slice | None:
-        return None if self.where is None else parse_slice(self.where)
+        return None if self.where is None else parse_slice(self.where, max_length=MAX_SLICE_LENGTH)
 
     @property
     def target(self) -> str:
@@ -220,7 +220,7 @@ def _canonical_where(text: object) -> str:
     if not isinstance(text, str):
         raise CaseError(f"the slice must be text, got {type(text).__name__}")
     try:
-        return parse_slice(text).text
+        return parse_slice(text, max_length=MAX_SLICE_LENGTH).text
     except SliceError as e:
         raise CaseError(f"the slice {text[:60]!r} is not valid: {e}") from e
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,14 @@ from mlqa_debug.cli.common import (
 )
 from mlqa_debug.data import checks
 from mlqa_debug.data.predictions import load_predictions
-from mlqa_debug.data.workspace import ENV_WORKSPACE
-from mlqa_debug.errors import MlqaError
+from mlqa_debug.data.workspace import ENV_WORKSPACE, DatasetExistsError
+from mlqa_debug.errors import MlqaError, WorkspaceError
+
+#: Environment variables the app's pages read (mlqa_debug/ui/serving.py names them too).
+ENV_READ_ONLY = "MLQA_DEBUG_READ_ONLY"
+ENV_USER_HEADER = "MLQA_DEBUG_USER_HEADER"
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 def add_commands(sub: SubParsers, *, ws_help: str) -> None:
@@ -34,6 +40,17 @@ def add_commands(sub: SubParsers, *, ws_help: str) -> None:
     p.add_argument("--workspace", help=ws_help)
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="localhost", help="address to bind (default: localhost)")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="visitors browse and run analyses; no uploads, role, case or model changes",
+    )
+    p.add_argument(
+        "--user-header",
+        metavar="NAME",
+        help="request header naming the visitor (e.g. X-Forwarded-User), set by a trusted "
+        "authenticating proxy; it becomes the author of saved cases",
+    )
     p.set_defaults(handler=cmd_app)
 
     p = sub.add_parser("add", help="register a predictions file in the workspace (copies it)")
@@ -66,10 +83,9 @@ def app_dir() -> Path:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    """Become the Streamlit server (``exec``): its PID is this command's, so signals reach it."""
     folder = app_dir()
-    env = dict(os.environ)
-    if args.workspace:
-        env[ENV_WORKSPACE] = str(Path(args.workspace).expanduser().resolve())
+    env = app_environment(args)
     command = [
         sys.executable,
         "-m",
@@ -85,18 +101,51 @@ def cmd_app(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats",
         "false",
     ]
-    print(f"mlqa-debug: serving on http://{args.address}:{args.port}", flush=True)
-    return subprocess.call(command, cwd=folder, env=env)
+    print(
+        f"mlqa-debug: serving on http://{args.address}:{args.port} (pid {os.getpid()})",
+        flush=True,
+    )
+    if args.address not in LOCAL_ADDRESSES:
+        print(
+            f"mlqa-debug: {args.address} is reachable from other machines; anyone who reaches "
+            "the port can use the app: put an authenticating proxy in front "
+            "(README, Serving a team)",
+            file=sys.stderr,
+            flush=True,
+        )
+    os.chdir(folder)
+    os.execve(sys.executable, command, env)  # returns only by raising OSError
+
+
+def app_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The server's environment: this one plus the workspace and serving options given."""
+    env = dict(os.environ)
+    if args.workspace:
+        env[ENV_WORKSPACE] = str(Path(args.workspace).expanduser().resolve())
+    if args.read_only:
+        env[ENV_READ_ONLY] = "1"
+    if args.user_header is not None:
+        if not _HEADER_NAME.fullmatch(args.user_header):
+            raise MlqaError(
+                f"--user-header {args.user_header!r} is not a header name "
+                "(letters, digits and -, e.g. X-Forwarded-User)"
+            )
+        env[ENV_USER_HEADER] = args.user_header
+    return env
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    entry = workspace_from_args(args).add(
-        args.file,
-        name=args.name,
-        roles=roles_from_args(args),
-        model=args.model,
-        overwrite=args.overwrite,
-    )
+    try:
+        entry = workspace_from_args(args).add(
+            args.file,
+            name=args.name,
+            roles=roles_from_args(args),
+            model=args.model,
+            overwrite=args.overwrite,
+        )
+    except DatasetExistsError as e:  # the advice in the flags of this command
+        advice = "choose another --name, or pass --overwrite to replace it"
+        raise WorkspaceError(f"{e.fact}; {advice}") from e
     print(f"registered {entry.name!r} in {entry.path.parent}")
     return EXIT_OK
 

@@ -12,6 +12,7 @@ import argparse
 from mlqa_debug.analyses.discovery.service import (
     DEFAULT_PARAMS,
     ERROR_MEASURES,
+    MAX_DEFAULT_FEATURES,
     DiscoveryParams,
     discover_slices,
 )
@@ -52,7 +53,11 @@ def _add_discover(sub: SubParsers, ws_help: str) -> None:
         help="minimum slice size: a fraction of rows (< 1) or a row count (default %(default)s)",
     )
     p.add_argument("--bins", type=int, default=d.n_bins, help="quantile bins per numeric feature")
-    p.add_argument("--features", nargs="+", help="features to use (default: all)")
+    p.add_argument(
+        "--features",
+        nargs="+",
+        help=f"features to use (default: the first {MAX_DEFAULT_FEATURES} usable ones)",
+    )
     p.add_argument("--within", help="search inside this slice")
     p.add_argument("--measure", choices=ERROR_MEASURES, default=d.measure)
     p.add_argument("--json", action="store_true", help="print JSON")

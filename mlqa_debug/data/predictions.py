@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug.data.checks import CheckResult, first_blocking, report_json, run_checks
+from mlqa_debug.data.checks.nested import embedding_list_matrix
 from mlqa_debug.data.checks.registry import rows_text
 from mlqa_debug.data.memo import BoundedMemo, freeze
 from mlqa_debug.data.read import (
@@ -231,12 +232,17 @@ class Predictions:
 
     @cached_property
     def embedding_matrix(self) -> np.ndarray | None:
-        """``(n_samples, dim)`` embedding from ``emb_*`` columns or a list column."""
+        """``(n_samples, dim)`` embedding from ``emb_*`` columns or a list column.
+
+        A missing row of a list column is a row of NaN (validation has checked the
+        lists are of one length).
+        """
         cols = self.schema.embedding
         if not cols:
             return None
-        if len(cols) == 1 and self.frame[cols[0]].dtype == object:
-            return freeze(np.vstack(list(self.frame[cols[0]])).astype(np.float32))
+        if len(cols) == 1 and not pd.api.types.is_numeric_dtype(self.frame[cols[0]].dtype):
+            matrix = embedding_list_matrix(self.frame[cols[0]], column=cols[0])
+            return freeze(matrix.astype(np.float32))
         return freeze(self.frame[list(cols)].to_numpy(np.float32))
 
 

@@ -3,17 +3,20 @@
 :func:`read_table` is what :func:`~mlqa_debug.data.predictions.load_predictions`
 calls first. It refuses what cannot be a predictions table before any value is
 looked at (no such file, an unsupported suffix, an empty or oversized file, bytes
-that are not CSV or Parquet, a malformed sidecar ``<stem>.mlqa.toml``) with a
+that are not CSV or Parquet, a column name given twice, a malformed sidecar
+``<stem>.mlqa.toml``) with a
 :class:`~mlqa_debug.errors.SchemaError` naming the file. The values themselves are
 validated by the checks in :mod:`mlqa_debug.data.checks`.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,10 @@ SIDECAR_SUFFIX = ".mlqa.toml"
 SIDECAR_TABLES = ("roles", "types", "image", "model")
 DEFAULT_MAX_MB = 2048
 MAX_MB_ENV = "MLQA_DEBUG_MAX_FILE_MB"
+
+#: A CSV with more columns is read by pandas' C reader: pyarrow's takes 17 s on 50,000
+#: columns of 5 rows, the C reader 1 s (benchmarks/bench_wide.py).
+WIDE_CSV_COLUMNS = 2000
 
 #: ``sidecar=`` of :func:`read_table`: look beside the file (True), skip it (False), or this file.
 SidecarChoice = str | os.PathLike[str] | bool
@@ -155,11 +162,13 @@ def _check_size(size: int, cap: int, display: str) -> None:
 
 def _parse(raw: bytes, display: str) -> pd.DataFrame:
     kind = SUPPORTED_SUFFIXES[Path(display).suffix.lower()]
+    header = csv_header(raw) if kind == "csv" else []
+    _refuse_duplicates(header, display)  # before pandas renames a second 'label' to 'label.1'
     try:
         if kind == "parquet":
             frame = pd.read_parquet(pa.BufferReader(raw))  # zero-copy, unlike io.BytesIO
         else:
-            frame = _read_csv(raw)
+            frame = _read_csv(raw, wide=len(header) > WIDE_CSV_COLUMNS)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise SchemaError(f"cannot read the file as {kind.upper()}: {e}", file=display) from e
     if frame.shape[1] == 0 or len(frame) == 0:
@@ -169,14 +178,49 @@ def _parse(raw: bytes, display: str) -> pd.DataFrame:
             file=display,
         )
     frame.columns = [str(c) for c in frame.columns]
+    _refuse_duplicates(list(frame.columns), display)  # Parquet may repeat a name too
     return frame
 
 
-def _read_csv(raw: bytes) -> pd.DataFrame:
+def csv_header(raw: bytes) -> list[str]:
+    """The names in a CSV file's header row, as written (read with the ``csv`` module).
+
+    Blank lines before it are skipped, as pandas skips them.
+    """
+    text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", errors="replace", newline="")
     try:
-        return pd.read_csv(pa.BufferReader(raw), engine="pyarrow")
-    except (ValueError, TypeError):  # the C engine is slower but more forgiving
-        return pd.read_csv(io.BytesIO(raw))
+        return next((row for row in csv.reader(text) if row), [])
+    except csv.Error:  # a malformed header: the CSV reader says what is wrong
+        return []
+
+
+def _refuse_duplicates(names: list[str], display: str) -> None:
+    """A :class:`SchemaError` naming every column name given more than once."""
+    counts = Counter(n for n in names if n.strip())  # blank names get "Unnamed: <i>"
+    repeated = [n for n, k in counts.items() if k > 1]
+    if not repeated:
+        return
+    shown = ", ".join(f"{n!r} ({counts[n]} times)" for n in repeated[:8])
+    raise SchemaError(
+        f"column names must be unique; the header repeats {shown}"
+        + (f" and {len(repeated) - 8} more" if len(repeated) > 8 else "")
+        + ": rename or drop the copies (a second label or prediction would change "
+        "what the table means)",
+        file=display,
+        column=repeated[0],
+        expected="unique column names",
+        received=repeated,
+    )
+
+
+def _read_csv(raw: bytes, *, wide: bool) -> pd.DataFrame:
+    """pyarrow's reader (fast on long files), or pandas' C reader (fast on wide ones)."""
+    if not wide:
+        try:
+            return pd.read_csv(pa.BufferReader(raw), engine="pyarrow")
+        except (ValueError, TypeError):  # the C engine is slower but more forgiving
+            pass
+    return pd.read_csv(io.BytesIO(raw))
 
 
 def _sidecar_roles(path: Path | None, sidecar: SidecarChoice) -> Roles:

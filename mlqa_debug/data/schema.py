@@ -14,6 +14,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -269,6 +270,8 @@ class Schema:
     error_threshold: float | None = None
     model: ModelSpec | None = None
     ignored: tuple[str, ...] = ()
+    left_out: Mapping[str, str] = field(default_factory=dict)
+    """Columns of lists, structs or maps left out of the features: ``{column: kind}``."""
 
     @property
     def is_classification(self) -> bool:
@@ -299,6 +302,8 @@ class Schema:
             add(col, "feature", kind)
         for col in self.ignored:
             add(col, "ignored")
+        for col, nested in self.left_out.items():
+            add(col, "left out (nested values)", nested)
         return rows
 
 
@@ -407,7 +412,11 @@ def infer_task(label: pd.Series, prediction: pd.Series | None) -> Task:
 
 def infer_feature_type(series: pd.Series) -> FeatureType:
     """Type of one feature column from its dtype and (for strings) its values."""
-    dtype = series.dtype
+    return _type_of_dtype(series.dtype) or _infer_object_type(series)
+
+
+def _type_of_dtype(dtype: Any) -> FeatureType | None:
+    """The type a dtype alone decides (``None`` for strings and objects: look at values)."""
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(dtype):
@@ -416,7 +425,7 @@ def infer_feature_type(series: pd.Series) -> FeatureType:
         return "categorical"
     if pd.api.types.is_numeric_dtype(dtype):
         return "numeric"
-    return _infer_object_type(series)
+    return None
 
 
 def _sample_present(series: pd.Series) -> pd.Series:
@@ -429,29 +438,78 @@ def _sample_present(series: pd.Series) -> pd.Series:
 
 
 def _infer_object_type(series: pd.Series) -> FeatureType:
-    sample = _sample_present(series)
+    return _type_of_values(
+        _sample_present(series).to_numpy(dtype=object),
+        n_present=lambda: int(series.notna().sum()),
+        n_unique=lambda: int(series.nunique(dropna=True)),
+    )
+
+
+def _type_of_values(
+    sample: np.ndarray, *, n_present: Callable[[], int], n_unique: Callable[[], int]
+) -> FeatureType:
+    """The type of a string or object column from a sample of its present values.
+
+    Plain Python over the sample (no pandas call per column); the column's counts
+    are asked for only when they decide (more than :data:`_TEXT_MIN_UNIQUE` values).
+    """
     if len(sample) == 0:
         return "categorical"
-    first = sample.iloc[0]
+    first = sample[0]
     if hasattr(first, "year") and hasattr(first, "month"):  # datetime.date from the CSV reader
         return "datetime"
     if all(isinstance(v, bool | np.bool_) for v in sample):  # booleans with missing values
         return "boolean"
     if not all(isinstance(v, str) for v in sample):
         return "categorical"
-    text = sample.astype(str)
-    if text.map(lambda v: bool(_ISO_DATE.match(v))).all():
+    if all(_ISO_DATE.match(v) for v in sample):
         return "datetime"
-    if text.str.len().mean() > _TEXT_MEAN_LENGTH:
+    if sum(len(v) for v in sample) / len(sample) > _TEXT_MEAN_LENGTH:
         return "text"
-    n_unique = series.nunique(dropna=True)
-    if n_unique > _TEXT_MIN_UNIQUE and n_unique > 0.5 * series.notna().sum():
+    present = n_present()
+    if present <= _TEXT_MIN_UNIQUE:  # then there are at most as many distinct values
+        return "categorical"
+    unique = n_unique()
+    if unique > _TEXT_MIN_UNIQUE and unique > 0.5 * present:
         return "text"
     return "categorical"
+
+
+def _object_types(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, FeatureType]:
+    """Types of string or object columns; a short table's are read as one 2-D array.
+
+    A wide table of few rows (up to :data:`_SAMPLE_SIZE`, all of them the sample)
+    costs one conversion for all its string columns, not several pandas calls each.
+    """
+    if len(frame) > _SAMPLE_SIZE or len(columns) < 2:
+        return {c: _infer_object_type(frame[c]) for c in columns}
+    values = frame[list(columns)].to_numpy(dtype=object)
+    present = ~pd.isna(values)
+    out: dict[str, FeatureType] = {}
+    for j, column in enumerate(columns):
+        sample: np.ndarray = values[present[:, j], j]
+        out[column] = _type_of_values(
+            sample, n_present=partial(len, sample), n_unique=partial(_n_distinct, sample)
+        )
+    return out
+
+
+def _n_distinct(values: np.ndarray) -> int:
+    return len(set(values.tolist()))
 
 
 def feature_types(
     frame: pd.DataFrame, columns: Iterable[str], overrides: Mapping[str, FeatureType]
 ) -> dict[str, FeatureType]:
-    """Types of the feature columns, overrides first."""
-    return {c: cast(FeatureType, overrides.get(c) or infer_feature_type(frame[c])) for c in columns}
+    """Types of the feature columns, overrides first.
+
+    The dtypes are read once for the whole frame and only a column of strings or
+    objects is looked at (all of them together), so a table of 50,000 columns costs
+    no pandas call per column.
+    """
+    chosen = list(columns)
+    dtypes = frame.dtypes
+    decided = {d: _type_of_dtype(d) for d in set(dtypes.tolist())}  # few distinct dtypes
+    by_dtype = {str(c): decided[d] for c, d in zip(dtypes.index, dtypes.tolist(), strict=True)}
+    looked_at = _object_types(frame, [c for c in chosen if not (overrides.get(c) or by_dtype[c])])
+    return {c: cast(FeatureType, overrides.get(c) or by_dtype[c] or looked_at[c]) for c in chosen}

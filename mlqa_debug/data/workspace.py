@@ -10,24 +10,35 @@ else ``~/.mlqa-debug``)::
     cache/                          expensive results keyed by content hash
 
 Registering copies the file, so the workspace is self-contained and nothing
-outside it is ever read on behalf of a URL. The bundled samples are always
+outside it is ever read on behalf of a URL: the file is streamed into a hidden
+staging folder beside the datasets, validated from there and renamed into place.
+The datasets may take at most the workspace quota on disk (``quota_bytes=``,
+else ``$MLQA_DEBUG_QUOTA_BYTES``, else 10 GB). The bundled samples are always
 available as built-in datasets. Dataset names are short lowercase ids
 (:func:`validate_name`); a URL names a dataset, never a path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import gc
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import traceback
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+import pyarrow as pa
 
 from mlqa_debug.data.predictions import (
     SUPPORTED_SUFFIXES,
@@ -37,14 +48,18 @@ from mlqa_debug.data.predictions import (
     sidecar_path,
 )
 from mlqa_debug.data.schema import ModelSpec, Roles
-from mlqa_debug.errors import MlqaError, WorkspaceError
-from mlqa_debug.files import write_atomic
+from mlqa_debug.errors import MlqaError, SchemaError, WorkspaceError
+from mlqa_debug.files import swap_folder, write_atomic
+from mlqa_debug.types import FileSource
 
 ENV_WORKSPACE = "MLQA_DEBUG_WORKSPACE"
 ENV_TRUSTED_MODELS = "MLQA_DEBUG_TRUSTED_MODELS"
+ENV_QUOTA = "MLQA_DEBUG_QUOTA_BYTES"
+DEFAULT_QUOTA_BYTES = 10 * 2**30
 DEFAULT_WORKSPACE = Path("~/.mlqa-debug")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 MODEL_SUFFIXES = (".joblib", ".pkl", ".skops")
+_CHUNK_BYTES = 2**20  # an upload is copied to disk this much at a time
 
 #: Built-in datasets: name -> (file in sample_data/, one-line description).
 SAMPLES: dict[str, tuple[str, str]] = {
@@ -84,6 +99,76 @@ def validate_name(name: object) -> str:
     return validate_safe_id(name, what="dataset name", error=WorkspaceError)
 
 
+def format_bytes(n: int) -> str:
+    """``1.5 GB``, ``200.0 MB``, ``12 bytes`` (units of 1024, as the file size cap says)."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def quota_from_env() -> int:
+    """The workspace quota in bytes: ``$MLQA_DEBUG_QUOTA_BYTES``, else 10 GB (``10 * 2**30``).
+
+    The variable holds a number of bytes (``10e9``, ``500_000_000``); ``0`` refuses
+    every add.
+    """
+    raw = os.environ.get(ENV_QUOTA, "").strip()
+    if not raw:
+        return DEFAULT_QUOTA_BYTES
+    try:
+        value = float(raw.replace("_", ""))
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):  # also refuses NaN
+        raise WorkspaceError(
+            f"{ENV_QUOTA}={raw!r} is not a number of bytes; expected a number such as 10e9"
+        )
+    return int(value)
+
+
+class DatasetExistsError(WorkspaceError):
+    """A dataset of that name is registered: before the add began, or while it ran (``raced``).
+
+    ``fact`` says what happened; the message adds what to do in the Python API
+    (``overwrite=True``). The command line and the Data page say it their way
+    (``--overwrite``, another name in the form), from ``fact``.
+    """
+
+    def __init__(self, name: str, *, raced: bool = False) -> None:
+        self.name = name
+        self.raced = raced
+        self.fact = (
+            f"another add registered a dataset named {name!r} while this one was running; "
+            "that one is kept and this file was not registered"
+            if raced
+            else f"a dataset named {name!r} exists"
+        )
+        super().__init__(f"{self.fact}; choose another name, or pass overwrite=True to replace it")
+
+
+class QuotaExceededError(WorkspaceError):
+    """A file that would take the workspace's datasets over its quota.
+
+    ``used`` and ``quota`` are bytes; ``size`` is the file's, or ``None`` for a
+    stream whose length was unknown (it was read only until it went over).
+    ``fact`` is the message without the advice (``set $MLQA_DEBUG_QUOTA_BYTES``),
+    which the Data page replaces with its own.
+    """
+
+    def __init__(self, *, used: int, quota: int, size: int | None) -> None:
+        self.used = used
+        self.quota = quota
+        self.size = size
+        free = max(quota - used, 0)
+        shown = format_bytes(size) if size is not None else f"over {format_bytes(free)}"
+        self.fact = (
+            f"the file ({shown}) does not fit in the workspace quota: its datasets use "
+            f"{format_bytes(used)} of {format_bytes(quota)} ({format_bytes(free)} free)"
+        )
+        super().__init__(f"{self.fact}; set {ENV_QUOTA} to raise the quota")
+
+
 @dataclass(frozen=True)
 class DatasetEntry:
     """A dataset the workspace can serve."""
@@ -109,11 +194,20 @@ class DatasetEntry:
 
 
 class Workspace:
-    """Registered datasets plus the built-in samples, under one root directory."""
+    """Registered datasets plus the built-in samples, under one root directory.
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    ``quota_bytes`` caps the bytes the registered datasets take on disk (default:
+    :func:`quota_from_env`, read when a dataset is added).
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, quota_bytes: int | None = None
+    ) -> None:
         chosen = root if root is not None else os.environ.get(ENV_WORKSPACE) or DEFAULT_WORKSPACE
         self.root = Path(chosen).expanduser().resolve()
+        if quota_bytes is not None and quota_bytes < 0:
+            raise WorkspaceError(f"quota_bytes={quota_bytes} is negative; expected bytes >= 0")
+        self._quota_bytes = quota_bytes
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -125,6 +219,23 @@ class Workspace:
     @property
     def cases_dir(self) -> Path:
         return self.root / "cases"
+
+    @property
+    def quota_bytes(self) -> int:
+        """The most bytes the registered datasets may take (see :func:`quota_from_env`)."""
+        return quota_from_env() if self._quota_bytes is None else self._quota_bytes
+
+    def used_bytes(self, *, excluding: Iterable[Path] = ()) -> int:
+        """Bytes of every file under ``datasets/``: registered datasets and adds under way."""
+        skip = set(excluding)
+        total = 0
+        for folder, subfolders, files in os.walk(self.datasets_dir):
+            here = Path(folder)
+            subfolders[:] = [d for d in subfolders if here / d not in skip]
+            for file in files:
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    total += (here / file).lstat().st_size
+        return total
 
     def cache_dir(self, kind: str) -> Path:
         """A cache folder for one kind of result (``umap``, ``shap``, ``discovery`` ...)."""
@@ -167,7 +278,7 @@ class Workspace:
 
     def add(
         self,
-        source: str | os.PathLike[str] | IO[bytes],
+        source: FileSource,
         *,
         name: str,
         roles: Roles | None = None,
@@ -177,22 +288,28 @@ class Workspace:
     ) -> DatasetEntry:
         """Validate ``source`` and register a copy of it as ``name``.
 
-        Sidecar roles beside a path source are folded into the stored roles. A
+        The file (a path, or an upload as a binary file object) is copied in chunks
+        into a staging folder of the workspace, within the quota
+        (:class:`QuotaExceededError`), and validated from there: what is registered
+        is what was validated, and a refused file does not stay in memory. Sidecar
+        roles beside a path source are folded into the stored roles. A
         model file (a trusted local path, never an upload) is copied along. The
-        dataset appears atomically: a failed add leaves nothing behind.
+        dataset appears atomically: a failed add leaves nothing behind and lets go
+        of what it read. A name taken by another add meanwhile raises
+        :class:`DatasetExistsError` (``raced``), and that dataset is left as it is.
         """
         name = self._new_name(name, overwrite=overwrite)
         roles = self._source_roles(source, roles or Roles())
         display = filename or Path(str(getattr(source, "name", source))).name
         suffix = Path(display).suffix.lower()
-        if model is not None:
-            model_file = self._check_model(Path(model))
+        model_file = None if model is None else self._check_model(Path(model))
+        if model_file is not None:
             roles = replace(roles, model=ModelSpec(f"model{model_file.suffix}", model_file.stem))
-        predictions = load_predictions(source, roles=roles, sidecar=False, name=display)
         with self._staging(name, overwrite=overwrite) as staging:
             data_path = staging / f"data{suffix if suffix in SUPPORTED_SUFFIXES else '.csv'}"
-            self._copy_source(source, data_path)
-            if model is not None:
+            self._stage_source(source, data_path, replacing=name if overwrite else None)
+            predictions = load_predictions(data_path, roles=roles, sidecar=False, name=display)
+            if model_file is not None:
                 shutil.copyfile(model_file, staging / f"model{model_file.suffix}")
             meta = {
                 "name": name,
@@ -258,7 +375,7 @@ class Workspace:
         if name in SAMPLES:
             raise WorkspaceError(f"{name!r} is the name of a built-in sample; choose another")
         if (self.datasets_dir / name).exists() and not overwrite:
-            raise WorkspaceError(f"a dataset named {name!r} exists; remove it or pass overwrite")
+            raise DatasetExistsError(name)
         return name
 
     @staticmethod
@@ -283,25 +400,121 @@ class Workspace:
             )
         return path
 
-    @staticmethod
-    def _copy_source(source: str | os.PathLike[str] | IO[bytes], target: Path) -> None:
-        if isinstance(source, str | os.PathLike):
-            shutil.copyfile(source, target)
-            return
-        source.seek(0)
-        with target.open("wb") as out:
-            shutil.copyfileobj(source, out)
+    def _stage_source(self, source: FileSource, target: Path, *, replacing: str | None) -> None:
+        """Copy ``source`` to ``target`` if it fits in the quota (an overwrite frees its own)."""
+        size = _source_size(source)
+        quota = self.quota_bytes
+        excluded = [target.parent] + ([self.datasets_dir / replacing] if replacing else [])
+        used = self.used_bytes(excluding=excluded)
+        free = max(quota - used, 0)
+        if size is not None and size > free:
+            raise QuotaExceededError(used=used, quota=quota, size=size)
+        if _copy_at_most(source, target, limit=free) > free:  # a stream of unknown length
+            raise QuotaExceededError(used=used, quota=quota, size=None)
 
     @contextmanager
     def _staging(self, name: str, *, overwrite: bool) -> Iterator[Path]:
-        self.datasets_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.datasets_dir))
+        """A hidden folder to fill; renamed to ``datasets/<name>`` when the block succeeds.
+
+        On failure the folder goes, and so do the workspace folders this add
+        created (if still empty), and what the failed add read (:func:`_let_go`).
+        """
+        created = [p for p in (self.root, self.datasets_dir) if not p.exists()]
+        staging = self._new_staging_folder(name)
         try:
             yield staging
-            final = self.datasets_dir / name
-            if overwrite and final.exists():
-                shutil.rmtree(final)
-            staging.rename(final)
-        except BaseException:
+            self._put_in_place(staging, name, overwrite=overwrite)
+        except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):  # not empty: another add is using it
+                    folder.rmdir()
+            _let_go(e)
             raise
+
+    def _new_staging_folder(self, name: str) -> Path:
+        tries = 3
+        while True:
+            self.datasets_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                return Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.datasets_dir))
+            except FileNotFoundError:  # another add's cleanup removed the empty folder
+                tries -= 1
+                if tries == 0:
+                    raise
+
+    def _put_in_place(self, staging: Path, name: str, *, overwrite: bool) -> None:
+        """Rename ``staging`` to the dataset's folder: the rename decides a race."""
+        final = self.datasets_dir / name
+        try:
+            if overwrite:  # the previous copy goes back if the rename fails
+                swap_folder(staging, final, what=f"the previous files of {name!r}")
+            else:  # never replaces a folder with files in it, so one of two adds wins
+                staging.rename(final)
+        except OSError as e:
+            if e.errno in (errno.ENOTEMPTY, errno.EEXIST) and final.is_dir():
+                raise DatasetExistsError(name, raced=True) from e
+            raise
+
+
+def _source_size(source: FileSource) -> int | None:
+    """Bytes in a path or a seekable upload (rewound); ``None`` for a plain stream."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise SchemaError("file not found or not a regular file", file=str(path))
+        return path.stat().st_size
+    if not source.seekable():
+        return None
+    size = source.seek(0, os.SEEK_END)
+    source.seek(0)
+    return size
+
+
+def _copy_at_most(source: FileSource, target: Path, *, limit: int) -> int:
+    """Copy ``source`` into ``target`` a chunk at a time; stop after ``limit + 1`` bytes."""
+    if not isinstance(source, str | os.PathLike):
+        return _copy_chunks(source, target, limit=limit)
+    try:
+        reader = open(source, "rb")  # closed below: only opening is the source's error
+    except OSError as e:
+        raise SchemaError(f"cannot read the file: {e.strerror or e}", file=str(source)) from e
+    with reader:
+        return _copy_chunks(reader, target, limit=limit)
+
+
+def _copy_chunks(reader: IO[bytes], target: Path, *, limit: int) -> int:
+    written = 0
+    with target.open("wb") as out:
+        while written <= limit:
+            chunk = reader.read(min(_CHUNK_BYTES, limit + 1 - written))
+            if not chunk:
+                break
+            out.write(chunk)
+            written += len(chunk)
+    return written
+
+
+def _let_go(error: BaseException) -> None:
+    """Free what a failed add read: the file's bytes, the frame parsed from them.
+
+    The traceback of a refused file keeps the frames that read it alive, and with
+    them its bytes and the table parsed from them; a chained error's traceback
+    leads back to the frame that holds it, a cycle only a full collection frees.
+    Clearing those finished frames, collecting, and handing freed pages back
+    (pyarrow's pool, glibc's heap) returns the process to about its size before.
+    The tracebacks keep their lines, so a logged one reads the same.
+    """
+    stack, seen = [error], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # frames still running are skipped
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+            ctypes.CDLL(None).malloc_trim(0)

@@ -20,11 +20,12 @@ from mlqa_debug.slicing.encoding import (
 from mlqa_debug.slicing.masks import check_mask, slice_mask
 from mlqa_debug.slicing.model import EMPTY, Predicate, Slice, format_predicate, format_slice
 from mlqa_debug.slicing.terms import COLUMN_KINDS, OPS, ColumnKind, Op, Value
-from mlqa_debug.slicing.text import parse_slice
+from mlqa_debug.slicing.text import MAX_SLICE_LENGTH, parse_slice
 
 __all__ = [
     "COLUMN_KINDS",
     "EMPTY",
+    "MAX_SLICE_LENGTH",
     "OPS",
     "ColumnKind",
     "EncodedFeature",

@@ -56,7 +56,10 @@ from mlqa_debug.slicing.terms import (
     shorten,
 )
 
-__all__ = ["parse_slice"]
+__all__ = ["MAX_SLICE_LENGTH", "parse_slice"]
+
+MAX_SLICE_LENGTH = 20_000
+"""The longest slice text a link, a page or a search accepts (one limit for all of them)."""
 
 # --------------------------------------------------------------------------- tokenizer
 

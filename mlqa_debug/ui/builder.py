@@ -13,6 +13,7 @@ from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import SliceError
 from mlqa_debug.slicing import ColumnKind, Predicate, Slice
 from mlqa_debug.ui import slice_state
+from mlqa_debug.ui.text import md
 
 OPS_BY_KIND: dict[ColumnKind, list[str]] = {
     "categorical": ["in", "not in", "==", "!=", "is missing", "is not missing"],
@@ -106,7 +107,7 @@ def slice_builder(predictions: Predictions) -> None:
         )
     problem = st.session_state.pop(_BUILDER_ERROR, None)
     if problem:
-        st.error(problem)
+        st.error(md(problem))
 
 
 _BUILDER_ERROR = "_builder_error"
@@ -134,7 +135,7 @@ def predicate_chips(s: Slice) -> None:
     cols = st.columns(min(len(s.predicates), 4) + 1)
     for i, predicate in enumerate(s.predicates):
         cols[i % 4].button(
-            f"✕ {predicate.text}",
+            f"✕ {md(predicate.text)}",
             key=f"chip_{i}_{predicate.text}",
             on_click=slice_state.remove_predicate,
             args=(predicate,),

@@ -22,11 +22,11 @@ from mlqa_debug import cases as lib
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import Slice
-from mlqa_debug.ui import state
+from mlqa_debug.ui import serving, state
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, page_link, page_url
 from mlqa_debug.ui.options import ViewOption, choice, write_param
-from mlqa_debug.ui.text import md
+from mlqa_debug.ui.text import md, without_paths
 
 CASE_PARAM = "case"
 STATUS_PARAM = "status"
@@ -78,6 +78,9 @@ def save_case_form(
     the button is disabled. ``key`` keeps several forms on one page apart.
     """
     ids = list(ids) if ids else None
+    if serving.read_only():
+        serving.read_only_note("cases cannot be saved here; share the view's link instead")
+        return
     if slice is None and ids is None:
         st.button(
             "Save as regression case",
@@ -126,13 +129,14 @@ def _form(
             predictions, where=s if ids is None else None, ids=ids, metric=metric
         )
     except MlqaError as e:
-        st.warning(f"This cannot be saved as a case: {e}")
+        st.warning(md(f"This cannot be saved as a case: {e}"))
         return
     _seed(draft, s, ids, page, key)
     _baseline_line(draft, ids)
     _threshold_input(draft, ids, key)
     st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
     st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
+    serving.author_input(key)
     st.button(
         "Save case",
         type="primary",
@@ -142,7 +146,7 @@ def _form(
     )
     problem = st.session_state.get(f"{key}__error")
     if problem:
-        st.error(problem)
+        st.error(md(without_paths(problem, state.get_workspace())))
 
 
 def _seed(
@@ -197,7 +201,7 @@ def _threshold_input(draft: lib.Draft, ids: Sequence[Any] | None, key: str) -> N
         return
     rate = lib.metric_base(draft.metric) in lib.RATE_METRICS
     st.number_input(
-        f"Pass when {draft.metric} {draft.op}",
+        f"Pass when {md(draft.metric)} {md(draft.op)}",
         min_value=0.0 if rate else None,
         max_value=1.0 if rate else None,
         step=0.005 if rate else None,
@@ -207,7 +211,7 @@ def _threshold_input(draft: lib.Draft, ids: Sequence[Any] | None, key: str) -> N
     direction = "plus" if draft.op == "<=" else "minus"
     st.caption(
         f"Default {draft.op} {default}: the baseline {direction} a tolerance for noise, "
-        f"{lib.tolerance_rule(draft.metric)}."
+        f"{md(lib.tolerance_rule(draft.metric))}."
     )
 
 
@@ -232,6 +236,7 @@ def _save(
             note=st.session_state.get(f"{key}__note", "") or "",
             dataset=dataset,
             page=page,
+            author=serving.case_author(key),
         )
         case = cases_store().save(new.case, rows=new.rows)
     except MlqaError as e:
@@ -284,7 +289,7 @@ def run_all(predictions: Predictions, listing: lib.CaseListing, *, slot: Any) ->
     bar = slot.progress(0.0, text=f"Checking {len(listing.cases):,} cases…")
 
     def progress(done: int, total: int, case: lib.Case) -> None:
-        bar.progress(done / total, text=f"Checked {done:,} of {total:,}: {case.name}")
+        bar.progress(done / total, text=f"Checked {done:,} of {total:,}: {md(case.name)}")
 
     report = lib.check_cases(predictions, listing, progress=progress)
     bar.empty()
@@ -414,6 +419,9 @@ def case_panel(
             st.text(case.note)
     with right:
         st.dataframe(provenance_frame(case), hide_index=True, width="stretch")
+    if serving.read_only():
+        serving.read_only_note("cases are checked here, not edited or deleted")
+        return
     edit_form(store, case)
     delete_control(store, case)
 
@@ -451,7 +459,7 @@ def edit_form(store: lib.CaseStore, case: lib.Case) -> None:
         name = st.text_input("Name", value=case.name, max_chars=lib.MAX_NAME_LENGTH)
         is_count = case.metric == lib.N_WRONG
         threshold = st.number_input(
-            f"Pass when {case.metric} {case.op}",
+            f"Pass when {md(case.metric)} {md(case.op)}",
             value=int(case.threshold) if is_count else case.threshold,
             min_value=0 if is_count else None,
             step=1 if is_count else None,
@@ -463,7 +471,7 @@ def edit_form(store: lib.CaseStore, case: lib.Case) -> None:
         try:
             store.update(case.id, name=name, note=note, threshold=float(threshold))
         except MlqaError as e:
-            st.error(str(e))
+            st.error(md(without_paths(e, state.get_workspace())))
             return
         st.toast(f"Updated “{md(name.strip())}”", icon=":material/check:")
         st.rerun()
@@ -477,7 +485,7 @@ def delete_control(store: lib.CaseStore, case: lib.Case) -> None:
             try:
                 store.delete(case.id)
             except MlqaError as e:
-                st.error(str(e))
+                st.error(md(without_paths(e, state.get_workspace())))
                 return
             st.session_state.pop(CASE_PARAM, None)
             write_param(CASE_PARAM, None)

@@ -12,6 +12,7 @@ from mlqa_debug.data import images as images
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.options import OptionProblem, ViewOption, choice, write_option, write_param
 
 NORMS = {"counts": None, "recall": "true", "precision": "pred"}
@@ -132,3 +133,5 @@ def examples_block(
     st.dataframe(examples.frame, height=height, column_config=config, row_height=row_height)
     first, last = examples.start + 1, examples.start + len(positions)
     st.caption(f"Rows {first:,}–{last:,} of {total:,}, errors first.")
+    table = examples.frame.drop(columns=["image"], errors="ignore")  # no data URIs in a CSV
+    csv_download(table, file_name="examples.csv", key="examples_csv", index=True)

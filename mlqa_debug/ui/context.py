@@ -26,7 +26,7 @@ from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import DatasetEntry, Workspace
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import EMPTY, Slice
-from mlqa_debug.ui import slice_state, state
+from mlqa_debug.ui import serving, slice_state, state
 from mlqa_debug.ui.links import (
     CARRIED,
     DS_PARAM,
@@ -45,6 +45,7 @@ from mlqa_debug.ui.options import (
     write_option,
     write_param,
 )
+from mlqa_debug.ui.text import md, without_paths
 
 OptionSpec = Iterable[ViewOption[Any]] | Callable[["PageContext"], Iterable[ViewOption[Any]]]
 Need = Literal["none", "optional", "required"]
@@ -71,6 +72,8 @@ class PageContext:
     mask: np.ndarray = field(default_factory=lambda: np.ones(0, dtype=bool))
     options: ResolvedOptions = field(default_factory=ResolvedOptions)
     declared: tuple[ViewOption[Any], ...] = ()
+    #: The server is read-only (``mlqa-debug app --read-only``): pages draw no writers.
+    read_only: bool = False
 
     @property
     def name(self) -> str:
@@ -131,7 +134,7 @@ class PageContext:
     def correct(self, param: str, value: Any, *, reason: str) -> None:
         """An option's value turned out unusable once computed: show ``value``, and say so."""
         correct(self.option(param), value, self.options, reason=reason)
-        st.warning(self.options.problems[-1])
+        st.warning(md(self.options.problems[-1]))
 
     def bind(self, param: str, **extra: Any) -> dict[str, Any]:
         """Keyword arguments that tie a widget to the option ``param`` (key and on_change)."""
@@ -144,7 +147,7 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
         entry = ws.entry(name)
         predictions = state.load_dataset(ws, name)
     except MlqaError as e:
-        st.error(f"{role} {name!r} cannot be loaded: {e}")
+        st.error(md(f"{role} {name!r} cannot be loaded: {without_paths(e, ws)}"))
         st.stop()
     return Dataset(name, entry, predictions)
 
@@ -154,7 +157,7 @@ def _second_dataset(ws: Workspace, need: Need) -> Dataset | None:
         return None
     name, problem = state.requested_dataset(ws, VS_PARAM)
     if problem is not None:
-        st.error(f"The link names a second dataset that cannot be opened: {problem}")
+        st.error(md(f"The link names a second dataset that cannot be opened: {problem}"))
     if name is None:
         if need == "required":
             st.info("Choose the dataset to compare with (the link's `vs` parameter).")
@@ -195,7 +198,9 @@ def open_page(
     nav_slot = st.sidebar.container()
     name = state.dataset_picker(ws)
     st.title(heading or title)
-    ctx = PageContext(page=page, workspace=ws, dataset=None)
+    ctx = PageContext(page=page, workspace=ws, dataset=None, read_only=serving.read_only())
+    if ctx.read_only:
+        st.sidebar.caption(serving.READ_ONLY_BANNER)
     if name is not None:
         ctx.dataset = _load(ws, name, role="Dataset")
         state.check_fingerprint(name, ctx.dataset.predictions)
@@ -215,7 +220,7 @@ def open_page(
     ctx.declared = tuple(declared)
     _drop_foreign_params(ctx.declared)
     for problem in ctx.options.problems:
-        st.warning(problem)
+        st.warning(md(problem))
     if slice_box:
         slice_state.slice_text_box()
     return ctx

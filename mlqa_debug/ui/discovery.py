@@ -20,11 +20,13 @@ from mlqa_debug.analyses.discovery.service import (
 from mlqa_debug.analyses.discovery.tree import ErrorTree
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.ui import serving
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.links import slice_url
 from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_option
 from mlqa_debug.ui.state import get_workspace
+from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import open_slice_link
 
 DEFAULTS = DEFAULT_PARAMS  # the service's defaults, named once there
@@ -91,8 +93,15 @@ def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
     ]
 
 
-def params_form(ctx: PageContext, features: list[str]) -> DiscoveryParams:
-    """The search parameters (seeded from the URL by the page context); Search applies them."""
+def params_form(
+    ctx: PageContext, features: list[str], default: list[str] | None = None
+) -> DiscoveryParams:
+    """The search parameters (seeded from the URL by the page context); Search applies them.
+
+    ``features`` are the choices, ``default`` the ones selected at first (all of them
+    unless given: a wide table's default is a subset, see ``default_features``).
+    """
+    default = features if default is None else default
     current = ctx.slice
     with st.form("discover_params", border=True):
         c = st.columns(6)
@@ -101,9 +110,9 @@ def params_form(ctx: PageContext, features: list[str]) -> DiscoveryParams:
             widget = column.slider if param == "alpha" else column.number_input
             widget(label, low, high, step=step, key=key)
         c[5].selectbox("Error measure", ctx.option("measure").choices, key="d_measure")
-        chosen = st.multiselect("Features", features, default=features, key="d_features")
+        chosen = st.multiselect("Features", features, default=default, key="d_features")
         st.checkbox(
-            f"Search inside the current slice ({current.text or 'all rows'})",
+            f"Search inside the current slice ({md(current.text or 'all rows')})",
             key="d_inside",
             disabled=not current.predicates,
         )
@@ -117,7 +126,7 @@ def params_form(ctx: PageContext, features: list[str]) -> DiscoveryParams:
         max_level=int(s.d_level),
         min_support=float(s.d_support) / 100,
         n_bins=int(s.d_bins),
-        features=tuple(chosen) if chosen and len(chosen) < len(features) else None,
+        features=tuple(chosen) if chosen and set(chosen) != set(default) else None,
         within=current.text if s.d_inside else "",
         measure=s.d_measure,
     )
@@ -132,10 +141,18 @@ def _measure_fits(predictions: Predictions, measure: str) -> bool:
 
 
 def run_discovery(predictions: Predictions, params: DiscoveryParams) -> DiscoveryResult:
-    """Discovery, cached in memory and on disk by fingerprint and parameters."""
+    """Discovery, cached in memory and on disk by fingerprint and parameters.
+
+    A search not in memory runs in a slot of the process's job limit.
+    """
     cache = DiskCache(get_workspace().cache_dir("discovery"))
     key = f"discovery:{params!r}"
-    return predictions.memo(key, lambda: discover_slices(predictions, params, cache=cache))
+
+    def search() -> DiscoveryResult:
+        with serving.expensive_job("this search"):
+            return discover_slices(predictions, params, cache=cache)
+
+    return predictions.memo(key, search)
 
 
 def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:

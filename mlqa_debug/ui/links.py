@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from mlqa_debug.slicing import Slice
+from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice
+from mlqa_debug.ui.text import md
 
 DS_PARAM = "ds"
 VS_PARAM = "vs"
@@ -24,8 +25,8 @@ SLICE_PARAM = "slice"
 RESERVED = (DS_PARAM, VS_PARAM, FP_PARAM, SLICE_PARAM)
 #: What the sidebar links carry from page to page.
 CARRIED = (DS_PARAM, VS_PARAM, SLICE_PARAM)
-#: URL values longer than this count as absent (a link is not a file upload).
-MAX_PARAM_LENGTH = 20_000
+#: URL values longer than this count as absent (a link is not a file upload); the slice limit.
+MAX_PARAM_LENGTH = MAX_SLICE_LENGTH
 
 
 def _query(params: Mapping[str, str | None]) -> str:
@@ -57,8 +58,6 @@ def page_link(page: str, params: Mapping[str, str | None], *, label: str, icon: 
     """``st.page_link`` to ``pages/<page>.py``; a plain Markdown link where a page runs alone."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     try:
-        st.page_link(f"pages/{page}.py", label=label, icon=icon, query_params=clean)
+        st.page_link(f"pages/{page}.py", label=md(label), icon=icon, query_params=clean)
     except StreamlitAPIException:  # a page file run on its own (AppTest): no page registry
-        from mlqa_debug.ui.text import escape_markdown
-
-        st.markdown(f"[{escape_markdown(label)}]({page_url(page, clean)})")
+        st.markdown(f"[{md(label)}]({page_url(page, clean)})")

@@ -18,8 +18,10 @@ from mlqa_debug.analyses import explain
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import MlqaError
+from mlqa_debug.ui import serving
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.options import ViewOption, choice, text, write_param
+from mlqa_debug.ui.text import md, without_paths
 
 #: Seconds a page run spends computing attributions before it shows what it has.
 PAGE_TIME_BUDGET = explain.DEFAULT_TIME_BUDGET
@@ -73,18 +75,19 @@ def explain_with_progress(
         bar.progress(share or 0.0, text=what[:1].upper() + what[1:])
 
     try:
-        result = explain.explain(
-            predictions,
-            rows,
-            model=model,
-            source=source,
-            cache_dir=ws.cache_dir("shap"),
-            time_budget=budget,
-            progress=progress,
-        )
+        with serving.expensive_job("the explanations"):
+            result = explain.explain(
+                predictions,
+                rows,
+                model=model,
+                source=source,
+                cache_dir=ws.cache_dir("shap"),
+                time_budget=budget,
+                progress=progress,
+            )
     except MlqaError as e:
         bar.empty()
-        st.error(f"No attributions: {e}")
+        st.error(md(f"No attributions: {without_paths(e, ws)}"))
         st.stop()
     bar.empty()
     if not result.complete:
@@ -95,7 +98,10 @@ def explain_with_progress(
             f"a page run stops computing after {budget:.0f} s. The views below use the "
             f"{result.explanation.n_rows:,} rows explained so far."
         )
-        st.button(f"Explain the remaining {left:,} rows{eta}", on_click=_ask_for_more)
+        if serving.read_only():  # a long run is not a cheap analysis
+            serving.read_only_note("longer runs are off; `mlqa-debug explain` fills the cache")
+        else:
+            st.button(f"Explain the remaining {left:,} rows{eta}", on_click=_ask_for_more)
     return result
 
 
@@ -105,11 +111,14 @@ def attach_model_form(ws: Workspace, name: str) -> None:
     with st.expander("Model for explanations"):
         if entry.roles.model is not None:
             spec = entry.roles.model
-            st.markdown(f"Registered model: **{spec.name or spec.file}** (`{spec.file}`)")
+            st.markdown(f"Registered model: **{md(spec.name or spec.file)}** ({md(spec.file)})")
         else:
             st.markdown("No model is registered with this dataset.")
         if entry.builtin:
             st.caption("Built-in samples come with their own model.")
+            return
+        if serving.read_only():
+            serving.read_only_note("models cannot be attached here")
             return
         files = explain.trusted_model_files()
         if not files:
@@ -124,9 +133,9 @@ def attach_model_form(ws: Workspace, name: str) -> None:
             try:
                 explain.register_model(ws, name, chosen)
             except MlqaError as e:
-                st.error(str(e))
+                st.error(md(without_paths(e, ws)))
                 return
-            st.success(f"{chosen} is now the model of {name!r}.")
+            st.success(md(f"{chosen} is now the model of {name!r}."))
             st.rerun()
 
 

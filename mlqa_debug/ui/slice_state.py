@@ -19,6 +19,7 @@ from mlqa_debug.errors import SliceError
 from mlqa_debug.slicing import EMPTY, Predicate, Slice, parse_slice
 from mlqa_debug.ui.links import MAX_PARAM_LENGTH, SLICE_PARAM, page_url
 from mlqa_debug.ui.options import raw_param, seed, write_param
+from mlqa_debug.ui.text import md
 
 TEXT_KEY = "slice"
 _ERROR_KEY = "_slice_error"
@@ -97,7 +98,7 @@ def current_slice_and_mask(predictions: Predictions) -> tuple[Slice, np.ndarray]
         s.check(predictions.column_kinds)
         mask = s.mask(predictions.slice_frame) if s.predicates else _all_rows(predictions)
     except SliceError as e:
-        st.error(f"The slice in this link cannot be used — {e} — so all rows are shown.")
+        st.error(md(f"The slice in this link cannot be used — {e} — so all rows are shown."))
         return EMPTY, _all_rows(predictions)
     if (raw or "") != s.text:  # show and share the canonical form
         st.session_state[TEXT_KEY] = s.text
@@ -126,7 +127,7 @@ def slice_text_box(*, label: str = "Slice") -> None:
     )
     problem = st.session_state.get(_ERROR_KEY)
     if problem:
-        st.error(f"Not applied: {problem}")
+        st.error(md(f"Not applied: {problem}"))
 
 
 def share_url(page: str, params: dict[str, Any]) -> str:

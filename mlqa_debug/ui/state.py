@@ -20,6 +20,7 @@ from mlqa_debug.data.workspace import Workspace, validate_name
 from mlqa_debug.errors import WorkspaceError
 from mlqa_debug.ui.links import DS_PARAM, FP_PARAM, page_url
 from mlqa_debug.ui.options import raw_param
+from mlqa_debug.ui.text import md, without_paths
 
 _PICKER_KEY = "ds_picker"
 _CURRENT_KEY = "_current_ds"
@@ -72,8 +73,8 @@ def requested_dataset(ws: Workspace, param: str) -> tuple[str | None, str | None
     try:
         name = validate_name(raw)
         ws.entry(name)
-    except WorkspaceError as e:
-        return None, str(e)
+    except WorkspaceError as e:  # names, never the workspace's path
+        return None, without_paths(e, ws)
     return name, None
 
 
@@ -111,7 +112,7 @@ def dataset_picker(ws: Workspace) -> str | None:
         help="Built-in samples and the datasets registered in the workspace.",
     )
     if problem is not None:
-        st.error(f"The link names a dataset that cannot be opened: {problem}")
+        st.error(md(f"The link names a dataset that cannot be opened: {problem}"))
     return name
 
 
@@ -143,9 +144,11 @@ def check_fingerprint(name: str, predictions: Predictions) -> None:
         st.session_state[key] = raw
     if st.session_state.get(key):
         st.warning(
-            f"This link was made on a different version of {name!r} "
-            f"(fingerprint {st.session_state[key][:8]!r}, now "
-            f"{predictions.short_fingerprint!r}); the numbers may differ from the reviewer's."
+            md(
+                f"This link was made on a different version of {name!r} "
+                f"(fingerprint {st.session_state[key][:8]!r}, now "
+                f"{predictions.short_fingerprint!r}); the numbers may differ from the reviewer's."
+            )
         )
     if raw != predictions.short_fingerprint:
         st.query_params[FP_PARAM] = predictions.short_fingerprint

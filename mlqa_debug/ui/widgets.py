@@ -6,14 +6,19 @@ import re
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from mlqa_debug import stats as metrics
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.errors import MlqaError
+from mlqa_debug.data.workspace import DatasetExistsError, QuotaExceededError, Workspace
+from mlqa_debug.errors import MlqaError, SchemaError
 from mlqa_debug.slicing import Slice, parse_slice
+from mlqa_debug.ui import serving
 from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, page_link
 from mlqa_debug.ui.state import open_dataset
+from mlqa_debug.ui.text import md, without_paths
 
 
 def suggest_name(filename: str) -> str:
@@ -24,19 +29,59 @@ def suggest_name(filename: str) -> str:
 
 
 def upload_form(ws: Workspace) -> None:
-    """Upload a CSV/Parquet file and register it in the workspace."""
+    """Upload a CSV/Parquet file and register it in the workspace (not on a read-only server)."""
+    if serving.read_only():
+        serving.read_only_note("datasets cannot be uploaded here")
+        return
     with st.expander("Add a dataset (CSV or Parquet)"):
-        uploaded = st.file_uploader("Predictions file", type=["csv", "parquet"], key="upload_file")
+        if (refused := st.session_state.pop(_UPLOAD_REFUSED, None)) is not None:
+            st.error(md(without_paths(refused, ws)))
+        uploaded = st.file_uploader(
+            "Predictions file", type=["csv", "parquet"], key=_uploader_key()
+        )
         default = suggest_name(uploaded.name) if uploaded is not None else ""
         name = st.text_input("Dataset name", value=default, key=f"upload_name_{default}")
         if st.button("Register", disabled=uploaded is None, key="upload_register") and uploaded:
             try:
                 entry = ws.add(uploaded, name=name, filename=uploaded.name)
             except MlqaError as e:
-                st.error(str(e))
-                return
+                if not isinstance(e, SchemaError | QuotaExceededError):  # the name: fix it
+                    st.error(md(without_paths(upload_error_text(e), ws)))
+                    return
+                st.session_state[_UPLOAD_REFUSED] = upload_error_text(e)
+                _discard_upload(uploaded)  # a refused file does not stay in memory
+                st.rerun()
+            _discard_upload(uploaded)  # registered: the workspace has its copy
             open_dataset(entry.name)
             st.rerun()
+
+
+#: Session keys of the upload form: its round (a new round is a new, empty uploader) and
+#: the message of a refused file, shown above that uploader.
+_UPLOAD_ROUND, _UPLOAD_REFUSED = "_upload_round", "_upload_refused"
+
+
+def _uploader_key() -> str:
+    round_ = st.session_state.get(_UPLOAD_ROUND, 0)
+    return "upload_file" if round_ == 0 else f"upload_file_{round_}"
+
+
+def upload_error_text(e: MlqaError) -> str:
+    """What the Data page says when ``Workspace.add`` refuses an upload: advice for this form."""
+    if isinstance(e, DatasetExistsError):
+        return f"{e.fact}; type another name under Dataset name"
+    if isinstance(e, QuotaExceededError):
+        return f"{e.fact}; ask whoever runs this server to remove datasets or raise the quota"
+    return str(e)
+
+
+def _discard_upload(uploaded: UploadedFile) -> None:
+    """Drop Streamlit's copy of an upload (kept in memory for the session) and empty the form."""
+    ctx = get_script_run_ctx()
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=uploaded.file_id)
+    uploaded.close()
+    st.session_state[_UPLOAD_ROUND] = st.session_state.get(_UPLOAD_ROUND, 0) + 1
 
 
 def summary_metrics(predictions: Predictions) -> None:
@@ -81,7 +126,7 @@ def check_report(predictions: Predictions, dataset: str) -> None:
     results = predictions.checks()
     for r in results:
         if r.status in ("warn", "fail"):
-            st.warning(f"**{r.title}**: {r.message}", icon=":material/warning:")
+            st.warning(f"**{md(r.title)}**: {md(r.message)}", icon=":material/warning:")
             if r.slice:
                 open_slice_link(dataset, parse_slice(r.slice), label=f"Open these rows: {r.slice}")
     table = pd.DataFrame(
@@ -97,4 +142,4 @@ def check_report(predictions: Predictions, dataset: str) -> None:
     reported = [r.message for r in results]
     for warning in predictions.warnings:  # warnings from reading, not from a check
         if not any(message in warning for message in reported):
-            st.warning(warning)
+            st.warning(md(warning))

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import shown
+
 
 def options_page() -> None:
     """A page with one option of each kind, over an optional second dataset."""
@@ -89,13 +91,13 @@ def test_an_unusable_value_is_named_replaced_and_corrected_in_the_url(
 ) -> None:
     at = run(ds="loans", **params)
     ctx = context(at)
-    warnings = [w.value for w in at.warning]
+    warnings = [shown(w.value) for w in at.warning]
     assert any(message in w for w in warnings), warnings
     assert not at.error
     for key, value in fallback.items():
         assert ctx["options"][key] == value
-        shown = at.query_params.get(key)
-        assert shown in (None, str(value)) or (key == "k" and shown == str(int(value)))
+        in_url = at.query_params.get(key)
+        assert in_url in (None, str(value)) or (key == "k" and in_url == str(int(value)))
 
 
 def test_parameters_no_one_reads_leave_the_url(run) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.slicing import Encoding, Slice, encode_features
+from mlqa_debug.slicing import Encoding, Predicate, Slice, encode_features
 
 __all__ = ["MAX_ROWS", "N_BINS", "BreakdownIndex", "breakdown_index", "feature_breakdown"]
 
@@ -44,8 +44,11 @@ class BreakdownIndex:
     offsets: np.ndarray  # first code of each feature in the flat (n_codes, 2) result
     error_rate: float
     columns: np.ndarray  # per flat code: its feature's column name
-    labels: np.ndarray  # per flat code: its predicate text
-    slices: np.ndarray  # per flat code: the Slice that selects it
+    predicates: tuple[tuple[Predicate, ...], ...]  # per flat code: the predicates selecting it
+
+    def slice_of(self, code: int) -> Slice:
+        """The slice selecting one flat code (built when a table shows it, not for all)."""
+        return Slice(self.predicates[code])
 
     @classmethod
     def build(cls, predictions: Predictions, *, n_bins: int = N_BINS) -> BreakdownIndex:
@@ -67,14 +70,13 @@ class BreakdownIndex:
             row += error
             totals.append(np.bincount(row, minlength=2 * math.prod(cards[j] for j in group)))
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
-        per_code = [(f.column, Slice(p)) for f in encoding.features for p in f.predicates]
-        columns = np.array([c for c, _ in per_code], dtype=object)
-        slices = np.empty(len(per_code), dtype=object)
-        slices[:] = [s for _, s in per_code]
-        labels = np.array([s.text for s in slices], dtype=object)
+        columns = np.repeat(
+            np.array(encoding.columns, dtype=object), [f.cardinality for f in encoding.features]
+        )
+        predicates = tuple(p for f in encoding.features for p in f.predicates)
         error_rate = float(predictions.error.mean())
         return cls(
-            encoding, groups, packed, tuple(totals), offsets, error_rate, columns, labels, slices
+            encoding, groups, packed, tuple(totals), offsets, error_rate, columns, predicates
         )
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
@@ -143,15 +145,16 @@ def feature_breakdown(
         z = (e - n * p0) / np.sqrt(n * p0 * (1 - p0)) if 0 < p0 < 1 else np.zeros_like(rate)
     order = np.argsort(-z, kind="stable")[:limit]
     codes = keep[order]
+    slices = [index.slice_of(int(c)) for c in codes]
     return pd.DataFrame(
         {
             "feature": index.columns[codes],
-            "value": index.labels[codes],
+            "value": [s.text for s in slices],
             "rows": n[order].astype(np.int64),
             "errors": e[order].astype(np.int64),
             "error rate": rate[order],
             "lift": lift[order],
             "z": z[order],
-            "slice": index.slices[codes],
+            "slice": slices,
         }
     )

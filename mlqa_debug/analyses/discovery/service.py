@@ -22,7 +22,7 @@ from mlqa_debug.analyses.discovery.tree import ErrorTree, fit_error_tree
 from mlqa_debug.cache import DiskCache, cache_key
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import ParameterError
-from mlqa_debug.slicing import Slice, parse_slice, slice_mask
+from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice, parse_slice, slice_mask
 from mlqa_debug.slicing.encoding import Encoding, encode_features
 from mlqa_debug.stats import wilson_interval
 
@@ -37,7 +37,8 @@ class DiscoveryParams:
     """Everything a discovery result depends on besides the data.
 
     ``min_support`` is a fraction of the rows searched (< 1) or a row count;
-    ``features`` None means every non-text feature; ``within`` is a slice's text
+    ``features`` None means :func:`default_features` (the first 100 non-text
+    features); ``within`` is a slice's text
     (the search runs inside it); ``measure`` is the per-row error SliceLine
     scores: the 0/1 error, the absolute residual (regression) or the log loss
     (classification with probabilities).
@@ -117,11 +118,26 @@ def error_vector(predictions: Predictions, measure: ErrorMeasure) -> np.ndarray:
     return -np.log(np.clip(picked, 1e-15, 1.0))
 
 
+MAX_DEFAULT_FEATURES = 100
+"""At most this many features are searched by default (a wide table's first ones)."""
+
+
+def usable_features(predictions: Predictions) -> tuple[str, ...]:
+    """Every feature discovery can search: all but free text, in table order."""
+    return tuple(c for c, kind in predictions.schema.features.items() if kind != "text")
+
+
 def default_features(predictions: Predictions) -> tuple[str, ...]:
-    """Features discovery uses by default: all but free text, and image pixels if others exist."""
-    usable = [c for c, kind in predictions.schema.features.items() if kind != "text"]
+    """Features discovery uses by default: the first :data:`MAX_DEFAULT_FEATURES` usable ones.
+
+    Usable: all but free text, and image pixels if other features exist. A table with
+    more (a wide table of 10,000 columns) is searched on its first 100 in table
+    order, which keeps the search to seconds; name others in ``features``.
+    """
+    usable = usable_features(predictions)
     pixels = set(predictions.schema.image.columns) if predictions.schema.image else set()
-    return tuple(c for c in usable if c not in pixels) or tuple(usable)
+    chosen = tuple(c for c in usable if c not in pixels) or usable
+    return chosen[:MAX_DEFAULT_FEATURES]
 
 
 def feature_encoding(predictions: Predictions, features: Sequence[str], n_bins: int) -> Encoding:
@@ -147,7 +163,7 @@ def discover_slices(
     key = cache_key("discovery", predictions.fingerprint, dataclasses.asdict(params), features)
     if cache is not None and (hit := cache.get_json(key)) is not None:
         return _from_cache(hit, params, features)
-    within = parse_slice(params.within)
+    within = parse_slice(params.within, max_length=MAX_SLICE_LENGTH)
     mask = slice_mask(predictions, within)
     errors = error_vector(predictions, params.measure)
     encoding = feature_encoding(predictions, features, params.n_bins)
@@ -198,8 +214,9 @@ def _to_cache(result: DiscoveryResult) -> dict[str, Any]:
 
 
 def _from_cache(data: dict[str, Any], params: DiscoveryParams, features: Any) -> DiscoveryResult:
-    slices = tuple(
-        DiscoveredSlice(**{**d, "slice": parse_slice(d["slice"])}) for d in data["slices"]
+    slices = tuple(  # texts this module wrote: ``within`` plus a few predicates, so no limit
+        DiscoveredSlice(**{**d, "slice": parse_slice(d["slice"], max_length=len(d["slice"]))})
+        for d in data["slices"]
     )
     return DiscoveryResult(
         slices,
@@ -236,7 +253,7 @@ def grow_error_tree(
     Every node's ``slice`` selects exactly the rows the tree sends there (inside
     ``within``).
     """
-    within_slice = parse_slice(within)
+    within_slice = parse_slice(within, max_length=MAX_SLICE_LENGTH)
     mask = slice_mask(predictions, within_slice)
     rows = np.flatnonzero(mask)
     values = tree_target(predictions, target)

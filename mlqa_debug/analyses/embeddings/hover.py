@@ -57,8 +57,11 @@ def hover_texts(
     Streamlit drops messages over 25 MB, so big maps get a shorter text: up to
     :data:`HOVER_FULL_POINTS` points, 4 features and values of up to 40
     characters; beyond, 2 features and 16 characters (about 300 bytes per
-    selected point, 15 MB for 50,000).
+    selected point, 15 MB for 50,000). No points, no texts: an empty view (a
+    slice that matches no row) gets an empty array.
     """
+    if len(positions) == 0:  # pandas gives an empty column of numbers no text dtype
+        return np.empty(0, dtype=object)
     s = predictions.schema
     full = len(positions) <= HOVER_FULL_POINTS
     width = 40 if full else 16

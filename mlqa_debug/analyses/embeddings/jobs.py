@@ -17,6 +17,7 @@ from mlqa_debug.analyses.embeddings.projection import projection_key
 from mlqa_debug.analyses.embeddings.projection_cache import get_projection
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.jobs import job_limit
 
 __all__ = ["ProjectionJob", "ProjectionJobs", "preload_imports", "projection_jobs"]
 
@@ -115,9 +116,10 @@ class ProjectionJobs:
         params: ProjectionParams,
     ) -> None:
         try:
-            get_projection(
-                predictions, method=method, cache=cache, params=params, progress=job.update
-            )
+            with job_limit().slot(waiting=lambda _: job.update("waiting for a free worker", None)):
+                get_projection(
+                    predictions, method=method, cache=cache, params=params, progress=job.update
+                )
         except Exception as e:  # a background failure is reported on the page, not raised
             logger.exception("projection %s failed", job.key)
             job.error = str(e) or type(e).__name__

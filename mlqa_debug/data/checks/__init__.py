@@ -7,7 +7,8 @@ from that result (:meth:`CheckResult.to_error`); ``warn`` results become
 report (the Data page, ``mlqa-debug validate``, ``--json``) is made from them, so
 a check that did not run shows ``skipped`` with the reason, never a tick.
 
-The built-in checks are the input contract (:mod:`.contract`, then :mod:`.targets`).
+The built-in checks are the input contract (:mod:`.contract`, :mod:`.nested`, then
+:mod:`.targets`).
 A new check is one registered function; it runs after those registered before it::
 
     from mlqa_debug.data.checks import (
@@ -28,12 +29,15 @@ A new check is one registered function; it runs after those registered before it
 
 Import the module that registers it before loading (e.g. from this package's
 ``__init__``). ``severity="warning"`` reports a failure without refusing the table;
-``after=`` makes the check ``skipped`` when a check it needs failed; ``role="id"``
+``after=`` makes the check ``skipped`` when a check it needs failed; ``before=``
+runs it ahead of registered checks that need it (:mod:`.nested` runs before the
+label and id checks this way); ``role="id"``
 skips it when the table has no id column; ``task="classification"`` or
 ``"regression"`` restricts it to one kind of task.
 """
 
 from mlqa_debug.data.checks import contract as contract  # registers the column checks
+from mlqa_debug.data.checks import nested as nested  # then one value per cell, before them
 from mlqa_debug.data.checks import targets as targets  # then the target checks
 from mlqa_debug.data.checks.registry import (
     CHECKS,
@@ -75,6 +79,7 @@ __all__ = [
     "contract",
     "failed",
     "first_blocking",
+    "nested",
     "passed",
     "plural",
     "register",

@@ -4,7 +4,8 @@ Registered in this order (the classification and regression checks follow, in
 :mod:`.targets`): the columns the roles name exist, a label column, no missing
 labels, a prediction column (or one derived from probabilities), no missing
 predictions, ids present and unique, feature columns that convert to their types,
-image columns, embedding columns.
+image columns (:mod:`.nested` adds the nested-values check before the label
+check, and the embedding check after the image check).
 """
 
 from __future__ import annotations
@@ -146,11 +147,12 @@ def ids_present_and_unique(context: CheckContext) -> CheckResult:
 @register("feature_types", "Features convert to their types", after=("prediction_column",))
 def feature_columns(context: CheckContext) -> CheckResult:
     frame, roles = context.frame, context.roles
-    role_columns = _role_columns(context)
     ignored = tuple(c for c in roles.ignore if c in frame.columns)
-    features = [c for c in context.columns if c not in role_columns and c not in ignored]
+    left_out = role_columns(context) | set(ignored) | set(context.left_out)
+    features = [c for c in context.columns if c not in left_out]
     kinds = feature_types(frame, features, roles.types)
-    for col in kinds:
+    dtypes = dict(zip(map(str, frame.columns), frame.dtypes.tolist(), strict=True))
+    for col in [c for c, kind in kinds.items() if _needs_conversion(dtypes[c], kind)]:
         problem = _convert(frame, col, kinds, roles.types)
         if problem is not None:
             return problem
@@ -161,12 +163,25 @@ def feature_columns(context: CheckContext) -> CheckResult:
     return passed(f"{plural(len(kinds), 'feature column')}: {counts}")
 
 
-def _role_columns(context: CheckContext) -> set[str]:
+def role_columns(context: CheckContext) -> set[str]:
+    """Every column a role names (label, prediction, id, score, probabilities, SHAP ...)."""
     found = context.found
     cols = {context.label, context.prediction, found["id"], found["score"], found["shap_base"]}
+    cols.add(found["prediction"])
     cols |= set(found["embedding"]) | set(found["shap"].values())
     cols |= set(context.proba_by_suffix.values()) | set(found["projection"] or ())
     return {c for c in cols if c is not None}
+
+
+def _needs_conversion(dtype: Any, kind: FeatureType) -> bool:
+    """Whether a column of ``dtype`` must be converted to be stored as ``kind``."""
+    stored = {
+        "datetime": pd.api.types.is_datetime64_any_dtype,
+        "numeric": pd.api.types.is_numeric_dtype,
+        "boolean": pd.api.types.is_bool_dtype,
+        "categorical": lambda d: isinstance(d, pd.CategoricalDtype),
+    }.get(kind)
+    return stored is not None and not stored(dtype)
 
 
 def _convert(
@@ -271,10 +286,3 @@ def image_columns(context: CheckContext) -> CheckResult:
 
 def _natural_name(column: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", column)]
-
-
-@register(
-    "embedding_columns", "Embedding columns", after=("roles",), role="embedding", severity="info"
-)
-def embedding_columns(context: CheckContext) -> CheckResult:
-    return passed(f"embedding: {len(context.embedding)} column(s)")

@@ -113,6 +113,8 @@ class CheckContext:
     - the roles check: ``found`` (roles by convention), ``label``, ``id``,
       ``embedding``, ``proba_by_suffix`` (``prob_<class>`` columns by class suffix);
     - the prediction check: ``task`` and ``prediction`` (it may add the column);
+    - the nested-values check: ``left_out`` (feature columns of lists, structs or
+      maps, which the feature check leaves out);
     - the feature check: ``features`` and ``ignored``; the image check: ``image``;
     - the classification checks: ``classes``, ``positive``, ``proba``, ``score``;
       the regression check: ``error_threshold``.
@@ -134,6 +136,7 @@ class CheckContext:
     embedding: tuple[str, ...] = ()
     features: dict[str, FeatureType] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
+    left_out: dict[str, str] = field(default_factory=dict)
     image: ImageSpec | None = None
     classes: tuple[Any, ...] = ()
     positive: Any = None
@@ -162,6 +165,7 @@ class CheckContext:
             image=self.image,
             model=self.roles.model,
             ignored=self.ignored,
+            left_out=self.left_out,
         )
         if self.task == "regression":
             return Schema(**common, error_threshold=self.error_threshold)
@@ -200,6 +204,7 @@ def register(
     title: str,
     *,
     after: Sequence[str] = (),
+    before: Sequence[str] = (),
     role: str | None = None,
     task: TaskKind | None = None,
     severity: Severity = "error",
@@ -207,21 +212,30 @@ def register(
     """Register a check (decorator); it runs after every check registered before it.
 
     ``after`` names checks whose failure means this one cannot run (it is then
-    skipped); ``role`` names a :class:`CheckContext` attribute that must be set (an
-    absent role skips the check, e.g. ``role="id"``); ``task`` restricts it to
+    skipped); ``before`` names registered checks that must run after this one and
+    need it (the check is inserted ahead of the first of them, and each is skipped
+    when it fails); ``role`` names a :class:`CheckContext` attribute that must be set
+    (an absent role skips the check, e.g. ``role="id"``); ``task`` restricts it to
     classification or regression. ``severity`` says what a ``fail`` means.
     """
-    known = {c.name for c in CHECKS}
+    known = [c.name for c in CHECKS]
     if name in known:
         raise ValueError(f"a check named {name!r} is already registered")
-    unknown = [a for a in after if a not in known]
-    if unknown:
-        raise ValueError(f"check {name!r} runs after unregistered checks {unknown}")
+    for word, names in (("after", after), ("before", before)):
+        unknown = [a for a in names if a not in known]
+        if unknown:
+            raise ValueError(f"check {name!r} runs {word} unregistered checks {unknown}")
     if severity not in SEVERITIES:
         raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+    at = min((known.index(b) for b in before), default=len(CHECKS))
+    if any(known.index(a) >= at for a in after):
+        raise ValueError(f"check {name!r} cannot run both after {after} and before {before}")
 
     def add(function: CheckFunction) -> CheckFunction:
-        CHECKS.append(Check(name, title, function, severity, tuple(after), role, task))
+        for i, check in enumerate(CHECKS):
+            if check.name in before:
+                CHECKS[i] = dataclasses.replace(check, after=(*check.after, name))
+        CHECKS.insert(at, Check(name, title, function, severity, tuple(after), role, task))
         return function
 
     return add

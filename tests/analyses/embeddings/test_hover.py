@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlqa_debug.analyses import embeddings as emb
 from mlqa_debug.analyses.embeddings import hover
@@ -44,3 +45,11 @@ def test_hover_text_stays_short_on_big_maps(write_table) -> None:
 def test_hover_numbers_are_readable(loans: Predictions) -> None:
     text = emb.hover_texts(loans, np.arange(1))[0]
     assert "income 32,345<br>" in text and "loan amount 9800<br>" in text
+
+
+@pytest.mark.parametrize("name", ["loans", "digits", "diabetes"])
+def test_no_points_no_hover_texts(name: str, request: pytest.FixtureRequest) -> None:
+    """An empty view (a slice matching no row) once raised pandas' 'add' TypeError."""
+    predictions: Predictions = request.getfixturevalue(name)
+    text = emb.hover_texts(predictions, np.array([], dtype=np.intp))
+    assert text.shape == (0,) and text.dtype == object

@@ -88,3 +88,37 @@ def test_a_failing_umap_import_is_the_jobs_error_not_retried(
     assert attempts == ["umap"]
     assert _umap_modules() == loaded
     assert cache.get_arrays(job.key) is None
+
+
+def test_a_umap_job_waits_for_a_free_worker_and_says_so(
+    sample_workspace: Workspace, cache: DiskCache, fake_umap: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Background maps share the app's limit on expensive runs with discovery and SHAP."""
+    import threading
+    import time
+
+    from mlqa_debug import jobs as job_limits
+
+    limit = job_limits.JobLimit(1)
+    monkeypatch.setattr(job_limits, "_LIMIT", limit)
+    digits = sample_workspace.load("digits")
+    hold, holding = threading.Event(), threading.Event()
+
+    def other_visitor() -> None:
+        with limit.slot():
+            holding.set()
+            hold.wait(10)
+
+    thread = threading.Thread(target=other_visitor)
+    thread.start()
+    holding.wait(5)
+    job = emb.ProjectionJobs().start(digits, method="umap", cache=cache)
+    deadline = time.monotonic() + 5
+    while job.phase != "waiting for a free worker" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.phase == "waiting for a free worker" and fake_umap == []
+    hold.set()
+    thread.join()
+    wait_for(job)
+    assert job.done and fake_umap == [899]
