@@ -196,8 +196,8 @@ def open_page(
     st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
     ws = state.get_workspace()
     nav_slot = st.sidebar.container()
+    st.title(heading or title)  # first, so a message about the link reads under it
     name = state.dataset_picker(ws)
-    st.title(heading or title)
     ctx = PageContext(page=page, workspace=ws, dataset=None, read_only=serving.read_only())
     if ctx.read_only:
         st.sidebar.caption(serving.READ_ONLY_BANNER)
