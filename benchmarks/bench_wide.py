@@ -259,18 +259,11 @@ def pages_table(sizes: list[int], rows: int, repeat: int) -> str:
 
 
 def profile(columns: int, rows: int) -> None:
-    import cProfile
-    import pstats
-
-    from mlqa_debug import load_predictions
+    from bench_load import profile as profile_load  # the same profile of one load
 
     for kind, path in table_paths(columns, rows).items():
         print(f"--- {kind}: {path.name}")
-        profiler = cProfile.Profile()
-        profiler.enable()
-        load_predictions(path).error  # noqa: B018
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        profile_load(path)
 
 
 def main() -> None:

@@ -260,19 +260,6 @@ def test_add_refused_exits_2_and_leaves_nothing(
     assert not workspace.root.exists()
 
 
-def test_add_existing_needs_overwrite(
-    capsys: pytest.CaptureFixture[str],
-    binary_frame: pd.DataFrame,
-    write_table: WriteTable,
-    workspace: Workspace,
-) -> None:
-    path = str(write_table(binary_frame))
-    assert run(capsys, "add", path, "--name", "twice")[0] == EXIT_OK
-    code, _, err = run(capsys, "add", path, "--name", "twice")
-    assert code == EXIT_BAD_INPUT and "a dataset named 'twice' exists" in err
-    assert run(capsys, "add", path, "--name", "twice", "--overwrite")[0] == EXIT_OK
-
-
 def test_list_empty_workspace(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
     code, out, _ = run(capsys, "list")
     assert code == EXIT_OK

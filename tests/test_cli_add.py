@@ -33,6 +33,7 @@ def test_add_existing_names_the_flag(
         "error: a dataset named 'twice' exists; "
         "choose another --name, or pass --overwrite to replace it\n"
     )
+    assert run(capsys, "add", path, "--name", "twice", "--overwrite")[0] == EXIT_OK
 
 
 def test_add_over_the_quota_exits_2_with_the_figures(
