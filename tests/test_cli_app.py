@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from mlqa_debug.cli.data import app_environment
 from mlqa_debug.cli.main import build_parser, main
 from mlqa_debug.data.workspace import ENV_WORKSPACE
 from mlqa_debug.ui import serving
+from tests.e2e.harness import free_port, wait_healthy
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mlqa-debug"
 
@@ -53,12 +53,6 @@ def test_a_bad_header_name_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
     assert "is not a header name" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _port_is_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
@@ -69,23 +63,10 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _wait_healthy(process: subprocess.Popen[str], port: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the app exited before serving"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"the app did not become healthy in {timeout:.0f} s")
-
-
 @pytest.mark.slow
 def test_sigterm_to_the_printed_pid_frees_the_port(tmp_path: Path) -> None:
     """Defect 7: the command used to run Streamlit as a child the signal never reached."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(CONSOLE_SCRIPT), "app", "--port", str(port), "--address", "127.0.0.1",
          "--workspace", str(tmp_path)],
@@ -99,7 +80,7 @@ def test_sigterm_to_the_printed_pid_frees_the_port(tmp_path: Path) -> None:
         first = process.stdout.readline()
         found = re.search(r"\(pid (\d+)\)", first)
         pid = int(found.group(1)) if found else process.pid  # what a shell's $! gives
-        _wait_healthy(process, port)
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=90)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while not _port_is_free(port) and time.monotonic() < deadline:
