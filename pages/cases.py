@@ -45,7 +45,13 @@ if not listing.cases:
     )
     st.stop()
 
-report = ui.current_report(predictions, listing)
+baseline = ui.default_baseline(ctx, listing)
+if baseline is not None:
+    st.caption(
+        f"Relative cases are measured on the default baseline **{md(ctx.entry.baseline)}** too "
+        "(set on the Data page)."
+    )
+report = ui.current_report(predictions, listing, baseline)
 run_clicked = st.button(
     f"Run all {len(listing.cases):,} cases against {md(dataset)}",
     icon=":material/play_arrow:",
@@ -54,7 +60,7 @@ run_clicked = st.button(
 )
 progress_slot = st.empty()
 if run_clicked or (report is None and ui.should_auto_run(predictions, listing)):
-    report = ui.run_all(predictions, listing, slot=progress_slot)
+    report = ui.run_all(predictions, listing, slot=progress_slot, baseline=baseline)
 ui.status_counts(report, len(listing.cases))
 
 left, right = st.columns([3, 2], vertical_alignment="bottom")

@@ -89,6 +89,48 @@ if override is not None:
                 del st.session_state[override_key]
                 st.rerun()
 
+st.divider()
+st.markdown("**Default baseline**")
+baseline_help = (
+    "Another dataset with an older model's predictions on the same examples: what this one "
+    "is compared with by default (Compare page, relative regression cases)."
+)
+current_baseline = entry.baseline
+others = [n for n in ws.names() if n != name]
+if entry.builtin:
+    st.selectbox(
+        "Default baseline",
+        [current_baseline or "(none)"],
+        disabled=True,
+        key=f"baseline_builtin_{name}",
+        help=baseline_help,
+    )
+    st.caption("Built-in samples keep their baseline; register a copy to choose another.")
+elif ctx.read_only:
+    st.markdown(f"Compared by default with: **{md(current_baseline or 'none')}**")
+    serving.read_only_note("the default baseline is shown here, not changed")
+else:
+    if current_baseline is not None and current_baseline not in others:
+        st.warning(md(f"The default baseline {current_baseline!r} is no longer in the workspace."))
+    baseline_options = ["(none)", *others]
+    with st.form(f"baseline_{name}"):
+        chosen_baseline = st.selectbox(
+            "Default baseline",
+            baseline_options,
+            index=baseline_options.index(
+                current_baseline if current_baseline in others else "(none)"
+            ),
+            help=baseline_help,
+        )
+        save_baseline = st.form_submit_button("Save default baseline")
+    if save_baseline:
+        try:
+            ws.set_baseline(name, None if chosen_baseline == "(none)" else chosen_baseline)
+        except MlqaError as e:
+            st.error(md(without_paths(e, ws)))
+        else:
+            st.rerun()
+
 attach_model_form(ws, name)
 
 with st.expander(f"First rows of {md(name)}"):

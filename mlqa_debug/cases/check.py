@@ -6,6 +6,13 @@ The status is ``pass``, ``fail``, ``empty`` (no row of the new data is in the
 slice: a failure, never a silent pass) or ``not_applicable`` (the data is of
 another task, or lacks a column of the slice, the metric, the class, the id column
 or every id of an example set; reported, and a failure only for ``check --strict``).
+
+A relative case (``error_rate <= baseline + 0.01``, see :mod:`mlqa_debug.cases.relative`)
+is measured on the new predictions and, when :func:`check_cases` is given a
+``baseline`` table, on the baseline too: it passes while the new value is no worse
+than the baseline's by more than the margin. Without a baseline table it compares
+with the baseline value stored at save, and the result's reason says so. The
+result carries the baseline value it used (``baseline_value``, ``baseline_from``).
 """
 
 from __future__ import annotations
@@ -15,20 +22,25 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
 
 import pandas as pd
 
 from mlqa_debug.cases.conditions import N_WRONG, format_value, metric_choices, passes
 from mlqa_debug.cases.measurement import Measurement, example_mask, measure
-from mlqa_debug.cases.model import Case, ExampleSet
+from mlqa_debug.cases.model import Case, ExampleSet, relative_threshold
+from mlqa_debug.cases.relative import measure_reference, reference_label
 from mlqa_debug.cases.store import CaseListing, CaseProblem
 from mlqa_debug.data.ids import ExampleId
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import CaseError, SliceError
+from mlqa_debug.slicing import Slice
 
 Status = Literal["pass", "fail", "empty", "not_applicable"]
 STATUSES: tuple[Status, ...] = get_args(Status)
+BaselineFrom = Literal["table", "stored"]
+"""Where a relative case's baseline value came from: the baseline table, or the case file."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,9 @@ class CaseResult:
 
     ``rows`` counts the rows measured now (slice rows, or matched examples);
     ``reason`` explains ``empty`` and ``not_applicable`` and notes partial matches.
+    A relative case's result also holds the baseline value it was compared with
+    (``baseline_value``: measured on the baseline table, ``baseline_from="table"``,
+    on ``baseline_rows`` rows; or the one stored at save, ``"stored"``).
     """
 
     case: Case
@@ -45,6 +60,9 @@ class CaseResult:
     rows: int = 0
     reason: str = ""
     seconds: float = 0.0
+    baseline_value: float | None = None
+    baseline_from: BaselineFrom | None = None
+    baseline_rows: int = 0
 
     @property
     def passed(self) -> bool:
@@ -56,8 +74,24 @@ class CaseResult:
         return self.status in ("fail", "empty")
 
     @property
+    def compared_with(self) -> float:
+        """The baseline of the delta: a relative case's baseline value, else the value at save."""
+        c = self.case
+        if c.reference_value is None:
+            return c.baseline
+        return c.reference_value if self.baseline_value is None else self.baseline_value
+
+    @property
+    def limit(self) -> float:
+        """The threshold the value was held to (a relative case: baseline value +- margin)."""
+        c = self.case
+        if c.margin is None or self.baseline_value is None:
+            return c.threshold
+        return relative_threshold(self.baseline_value, c.op, c.margin)
+
+    @property
     def delta(self) -> float | None:
-        return None if self.value is None else self.value - self.case.baseline
+        return None if self.value is None else self.value - self.compared_with
 
     @property
     def message(self) -> str:
@@ -76,7 +110,9 @@ class CaseResult:
         if self.status == "empty":
             return f"{c.name!r} failed: {self.reason} ({saved}) — {what}"
         verdict = "passed" if self.passed else "failed"
-        if c.examples is not None:
+        if c.margin is not None:
+            measured = self._relative_measured()
+        elif c.examples is not None:
             measured = (
                 f"{format_value(self.value, c.metric)} of {self.rows:,} examples predicted wrong, "
                 f"at most {format_value(c.threshold, c.metric)} allowed (baseline "
@@ -91,6 +127,18 @@ class CaseResult:
         measured += f"; {self.reason})" if self.reason else ")"
         return f"{c.name!r} {verdict}: {measured} — {what}"
 
+    def _relative_measured(self) -> str:
+        """``error_rate = 0.1729 <= 0.1766 = baseline 0.1666 + margin 0.01 (... rows``."""
+        c = self.case
+        relation = c.op if self.passed else (">" if c.op == "<=" else "<")
+        sign = "+" if c.op == "<=" else "-"
+        baseline = format_value(self.compared_with, c.metric, digits=6)
+        return (
+            f"{c.metric} = {format_value(self.value, c.metric)} {relation} "
+            f"{format_value(self.limit, c.metric, digits=6)} = baseline {baseline} {sign} margin "
+            f"{format_value(c.margin, c.metric, digits=6)} (now {self.rows:,} rows"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form for ``check --json``."""
         return {
@@ -101,9 +149,15 @@ class CaseResult:
             "examples": None if self.case.examples is None else len(self.case.examples.ids),
             "metric": self.case.metric,
             "op": self.case.op,
-            "threshold": self.case.threshold,
+            "threshold": self.limit,
             "baseline": self.case.baseline,
             "baseline_rows": self.case.baseline_rows,
+            "relative": self.case.relative,
+            "margin": self.case.margin,
+            "reference_value": self.case.reference_value,
+            "baseline_value": self.baseline_value,
+            "baseline_from": self.baseline_from,
+            "baseline_table_rows": self.baseline_rows if self.baseline_from == "table" else None,
             "status": self.status,
             "value": self.value,
             "delta": self.delta,
@@ -118,17 +172,22 @@ def _ids_preview(ids: Sequence[ExampleId], limit: int = 5) -> str:
     return f"{shown}, ... ({len(ids):,} ids)" if len(ids) > limit else shown
 
 
-def evaluate_case(predictions: Predictions, case: Case) -> CaseResult:
-    """Check one case on ``predictions``; never raises for data that does not fit."""
+def evaluate_case(
+    predictions: Predictions, case: Case, *, baseline: Predictions | None = None
+) -> CaseResult:
+    """Check one case on ``predictions``; never raises for data that does not fit.
+
+    ``baseline`` is the baseline model's table for relative cases (others ignore it).
+    """
     start = time.perf_counter()
     try:
-        result = _evaluate(predictions, case)
+        result = _evaluate(predictions, case, baseline)
     except (SliceError, CaseError) as e:
         result = CaseResult(case, "not_applicable", reason=str(e))
     return dataclasses.replace(result, seconds=time.perf_counter() - start)
 
 
-def _evaluate(predictions: Predictions, case: Case) -> CaseResult:
+def _evaluate(predictions: Predictions, case: Case, baseline: Predictions | None) -> CaseResult:
     if case.examples is not None:
         return _evaluate_examples(predictions, case, case.examples)
     if case.task != predictions.task:
@@ -143,7 +202,50 @@ def _evaluate(predictions: Predictions, case: Case) -> CaseResult:
     if measured.rows == 0:
         reason = f"the slice is empty in the new data (0 rows; {case.baseline_rows:,} at save)"
         return CaseResult(case, "empty", None, 0, reason)
+    if case.reference_value is not None:
+        return _relative_verdict(case, measured, baseline)
     return _verdict(case, measured)
+
+
+def _relative_verdict(
+    case: Case, measured: Measurement, baseline: Predictions | None
+) -> CaseResult:
+    """The new value against the baseline's (measured on ``baseline``, else stored) +- margin."""
+    if not math.isfinite(measured.value):
+        return _verdict(case, measured)
+    if baseline is None:
+        value, source, rows = case.reference_value, "stored", 0
+        reason = (
+            "no baseline table given: compared with the baseline value stored at save "
+            f"({format_value(value, case.metric, digits=6)} on {reference_label(case)})"
+        )
+    else:
+        try:
+            if case.metric not in metric_choices(baseline):
+                raise CaseError(f"{case.metric} is not available on these predictions")
+            on_baseline = measure_reference(
+                baseline,
+                metric=case.metric,
+                where=case.slice or Slice(),
+                error_threshold=case.error_threshold,
+            )
+        except (SliceError, CaseError) as e:
+            raise CaseError(f"on the baseline table: {e}") from None
+        value, source, rows = on_baseline.value, "table", on_baseline.rows
+        reason = f"baseline measured on {_file_name(baseline)}, {rows:,} rows"
+    assert value is not None and case.margin is not None  # a relative case
+    limit = relative_threshold(value, case.op, case.margin)
+    status: Status = "pass" if passes(measured.value, case.op, limit) else "fail"
+    return CaseResult(
+        case,
+        status,
+        measured.value,
+        measured.rows,
+        reason,
+        baseline_value=value,
+        baseline_from=cast(BaselineFrom, source),
+        baseline_rows=rows,
+    )
 
 
 def _evaluate_examples(predictions: Predictions, case: Case, examples: ExampleSet) -> CaseResult:
@@ -172,6 +274,7 @@ class CheckReport:
     results: tuple[CaseResult, ...]
     problems: tuple[CaseProblem, ...] = ()
     predictions: Mapping[str, Any] = field(default_factory=dict)
+    baseline: Mapping[str, Any] | None = None
 
     def count(self, status: Status) -> int:
         return sum(r.status == status for r in self.results)
@@ -203,6 +306,7 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "predictions": dict(self.predictions),
+            "baseline": None if self.baseline is None else dict(self.baseline),
             "summary": {s: self.count(s) for s in STATUSES} | {"unreadable": len(self.problems)},
             "results": [r.to_dict() for r in self.results],
             "problems": [{"file": p.file, "message": p.message} for p in self.problems],
@@ -226,15 +330,35 @@ def check_cases(
     predictions: Predictions,
     listing: CaseListing,
     *,
+    baseline: Predictions | None = None,
     progress: Callable[[int, int, Case], None] | None = None,
 ) -> CheckReport:
-    """Check every case of ``listing``; ``progress(done, total, case)`` after each one."""
+    """Check every case of ``listing``; ``progress(done, total, case)`` after each one.
+
+    ``baseline`` is the baseline model's table that relative cases are measured on
+    too (without it they use the baseline value stored at save). A baseline of
+    another task than ``predictions`` raises :class:`CaseError`.
+    """
+    if baseline is not None and baseline.task != predictions.task:
+        raise CaseError(
+            f"the baseline {_file_name(baseline)} is {baseline.task} and the predictions "
+            f"{_file_name(predictions)} are {predictions.task}; give a baseline of the same task"
+        )
     results = []
     for i, case in enumerate(listing.cases):
-        results.append(evaluate_case(predictions, case))
+        results.append(evaluate_case(predictions, case, baseline=baseline))
         if progress is not None:
             progress(i + 1, len(listing.cases), case)
-    return CheckReport(tuple(results), listing.problems, predictions_info(predictions))
+    return CheckReport(
+        tuple(results),
+        listing.problems,
+        predictions_info(predictions),
+        None if baseline is None else predictions_info(baseline),
+    )
+
+
+def _file_name(predictions: Predictions) -> str:
+    return repr(Path(predictions.source).name) if predictions.source else "table"
 
 
 def results_frame(results: Sequence[CaseResult]) -> pd.DataFrame:
@@ -248,9 +372,10 @@ def results_frame(results: Sequence[CaseResult]) -> pd.DataFrame:
                 "name": c.name,
                 "slice / examples": c.target,
                 "metric": c.metric,
-                "condition": f"{c.op} {format_value(c.threshold, c.metric)}",
-                "threshold": c.threshold,
-                "baseline": c.baseline,
+                "condition": f"{c.op} {_bound(c)}",
+                "threshold": r.limit,
+                "baseline": r.compared_with,
+                "baseline from": _baseline_from(r),
                 "value": r.value,
                 "delta": r.delta,
                 "rows": r.rows,
@@ -265,6 +390,17 @@ def results_frame(results: Sequence[CaseResult]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
 
 
+def _bound(c: Case) -> str:
+    return c.bound if c.relative else format_value(c.threshold, c.metric)
+
+
+def _baseline_from(r: CaseResult) -> str:
+    """``baseline table``, ``stored at save`` (relative cases), or ``at save``."""
+    if not r.case.relative:
+        return "at save"
+    return "baseline table" if r.baseline_from == "table" else "stored at save"
+
+
 RESULT_COLUMNS = [
     "status",
     "name",
@@ -273,6 +409,7 @@ RESULT_COLUMNS = [
     "condition",
     "threshold",
     "baseline",
+    "baseline from",
     "value",
     "delta",
     "rows",

@@ -47,6 +47,7 @@ from mlqa_debug import __version__
 from mlqa_debug.cases.check import CaseResult, CheckReport, Status
 from mlqa_debug.cases.conditions import format_value, passes
 from mlqa_debug.cases.model import Case, case_json
+from mlqa_debug.cases.relative import reference_label
 from mlqa_debug.cases.store import CaseProblem, CaseStore
 from mlqa_debug.data.ids import id_key
 from mlqa_debug.errors import CaseError
@@ -92,12 +93,35 @@ def _details(result: CaseResult) -> str:
         covers,
         f"condition:  {c.condition}",
         f"value now:  {format_value(result.value, c.metric, digits=6)} on {result.rows:,} rows",
-        f"baseline:   {format_value(c.baseline, c.metric, digits=6)} on {c.baseline_rows:,} rows",
+        f"{'at save:  ' if c.relative else 'baseline: '}  "
+        f"{format_value(c.baseline, c.metric, digits=6)} on {c.baseline_rows:,} rows",
         f"saved on:   {_saved_on(c)}",
     ]
+    lines += _relative_details(result)
     if c.note:
         lines += ["note:", c.note]
     return "\n".join(lines)
+
+
+def _relative_details(result: CaseResult) -> list[str]:
+    """A relative case's baseline: the value used, where from, the limit, the saved reference."""
+    c = result.case
+    if c.margin is None:
+        return []
+    used = format_value(result.compared_with, c.metric, digits=6)
+    origin = (
+        f"measured on the baseline table ({result.baseline_rows:,} rows)"
+        if result.baseline_from == "table"
+        else "stored at save (no baseline table given)"
+    )
+    sign = "+" if c.op == "<=" else "-"
+    return [
+        f"baseline:   {used} {origin}",
+        f"limit:      {format_value(result.limit, c.metric, digits=6)} "
+        f"(baseline {sign} margin {format_value(c.margin, c.metric, digits=6)})",
+        f"reference:  {format_value(c.reference_value, c.metric, digits=6)} at save on "
+        f"{reference_label(c)}",
+    ]
 
 
 def _saved_on(c: Case) -> str:
@@ -164,6 +188,7 @@ def junit_xml(
     props = _element(suite, "properties")
     merged = {
         **{f"predictions.{k}": v for k, v in report.predictions.items()},
+        **{f"baseline.{k}": v for k, v in (report.baseline or {}).items()},
         **(properties or {}),
     }
     for key, value in merged.items():

@@ -10,14 +10,28 @@ version when the dataset declares them, author (``$MLQA_DEBUG_AUTHOR``, else the
 login name), time, page and a free-text note. Every field is validated on
 construction, so an invalid case cannot exist.
 
+A *relative* slice case (built by :func:`mlqa_debug.cases.relative.build_relative_case`)
+compares a model with a baseline model instead of a fixed number: "no worse than
+the baseline by more than ``margin``" (``error_rate <= baseline + 0.01``). It also
+holds ``reference``, the :class:`Provenance` of the baseline table, and
+``reference_value``, the baseline model's metric on the slice when it was saved;
+its ``threshold`` is ``reference_value + margin`` (``- margin`` for higher-is-better
+metrics), the condition checked when no baseline table is given. When the two
+disagree on construction (a threshold edited with ``CaseStore.update``), the margin
+follows the threshold.
+
 A case id is 12 hex digits from ``uuid4`` chosen at creation; renaming a case
 never changes it. Hand-written ids are safe ids like dataset names (``[a-z0-9_-]``,
 1-48 characters), validated wherever they arrive (a URL, a command line), so they
 never name a path.
 
 The JSON form (:meth:`Case.to_dict`, :func:`case_json`) is UTF-8, indented, keys in
-a fixed order, with ``"schema_version": 1``; :meth:`Case.from_dict` reads it back
-and names the field at fault, and refuses a newer schema version.
+a fixed order, with ``"schema_version": 1``, or ``2`` for a relative case, which adds
+the keys ``margin``, ``reference_value`` and ``reference``: a case without them is
+written exactly as before, so an older mlqa-debug still reads it, and refuses a
+relative case with "written by a newer mlqa-debug" rather than checking it against
+a number it does not understand. :meth:`Case.from_dict` reads both versions back,
+names the field at fault, and refuses a newer schema version.
 """
 
 from __future__ import annotations
@@ -44,7 +58,10 @@ from mlqa_debug.errors import CaseError, SliceError
 from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice, parse_slice
 from mlqa_debug.types import Task
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest case file version this reads and writes (version 2: relative cases)."""
+PLAIN_SCHEMA_VERSION = 1
+"""The version of a case without relative fields: what every mlqa-debug reads."""
 ENV_AUTHOR = "MLQA_DEBUG_AUTHOR"
 CASE_ID_PATTERN = NAME_PATTERN  # a case id is a safe id, as a dataset name is
 MAX_NAME_LENGTH = 120
@@ -107,6 +124,9 @@ class Case:
     error_threshold: float | None = None
     note: str = ""
     author: str = ""
+    reference: Provenance | None = None
+    reference_value: float | None = None
+    margin: float | None = None
 
     def __post_init__(self) -> None:
         validate_case_id(self.id)
@@ -119,6 +139,7 @@ class Case:
             object.__setattr__(self, "where", _canonical_where(self.where))
         self._check_metric()
         self._check_numbers()
+        self._check_relative()
         for name in ("created", "updated"):
             _timestamp(getattr(self, name), name)
 
@@ -147,6 +168,36 @@ class Case:
                 f"so its condition is {metric_direction(self.metric)!r}, not {self.op!r}"
             )
 
+    def _check_relative(self) -> None:
+        given = [x is not None for x in (self.reference, self.reference_value, self.margin)]
+        if not any(given):
+            return
+        if not all(given):
+            raise CaseError(
+                "a relative case needs reference, reference_value and margin (all three)"
+            )
+        if self.examples is not None:
+            raise CaseError("an example-set case cannot be relative to a baseline; use a slice")
+        if not isinstance(self.reference, Provenance):
+            raise CaseError(f"reference must be a Provenance, got {type(self.reference).__name__}")
+        value = finite_number(self.reference_value, "reference_value")
+        margin = finite_number(self.margin, "margin")
+        if abs(self.threshold - relative_threshold(value, self.op, margin)) > _slack(value):
+            margin = margin_of(self.threshold, self.op, value)  # an edited threshold wins
+        if margin < 0:
+            raise CaseError(
+                f"the margin must be 0 or more, got {format_value(margin, self.metric)}: a "
+                f"relative case allows the baseline's {self.metric} "
+                f"{'plus' if self.op == '<=' else 'minus'} a margin"
+            )
+        object.__setattr__(self, "reference_value", value)
+        object.__setattr__(self, "margin", margin)
+
+    @property
+    def relative(self) -> bool:
+        """Whether the condition is relative to a baseline model (``baseline + margin``)."""
+        return self.margin is not None
+
     @property
     def kind(self) -> Literal["slice", "examples"]:
         return "slice" if self.examples is None else "examples"
@@ -165,8 +216,16 @@ class Case:
 
     @property
     def condition(self) -> str:
-        """``error_rate <= 0.3972``."""
-        return f"{self.metric} {self.op} {format_value(self.threshold, self.metric, digits=6)}"
+        """``error_rate <= 0.3972``; relative: ``error_rate <= baseline + 0.01``."""
+        return f"{self.metric} {self.op} {self.bound}"
+
+    @property
+    def bound(self) -> str:
+        """The right side of the condition: ``0.3972``, or ``baseline + 0.01``."""
+        if self.margin is None:
+            return format_value(self.threshold, self.metric, digits=6)
+        sign = "+" if self.op == "<=" else "-"
+        return f"baseline {sign} {format_value(self.margin, self.metric, digits=6)}"
 
     @property
     def baseline_passes(self) -> bool:
@@ -179,7 +238,7 @@ class Case:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to ``<id>.json`` (keys in a fixed, readable order)."""
         out: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": SCHEMA_VERSION if self.relative else PLAIN_SCHEMA_VERSION,
             "id": self.id,
             "name": self.name,
             "note": self.note,
@@ -200,10 +259,18 @@ class Case:
             "metric": self.metric,
             "op": self.op,
             "threshold": self.threshold,
+        }
+        if self.relative:
+            out |= {"margin": self.margin, "reference_value": self.reference_value}
+        out |= {
             "baseline": {"value": self.baseline, "rows": self.baseline_rows},
             "task": self.task,
             "error_threshold": self.error_threshold,
             "source": dataclasses.asdict(self.source),
+        }
+        if self.reference is not None:
+            out["reference"] = dataclasses.asdict(self.reference)
+        out |= {
             "author": self.author,
             "created": self.created,
             "updated": self.updated,
@@ -214,6 +281,22 @@ class Case:
     def from_dict(cls, data: Any) -> Case:
         """Validate a case's JSON form; :class:`CaseError` names the field at fault."""
         return _case_from_dict(data)
+
+
+def relative_threshold(reference_value: float, op: Direction, margin: float) -> float:
+    """The threshold of a relative case: the reference moved by the margin, the worse way."""
+    return reference_value + margin if op == "<=" else reference_value - margin
+
+
+def margin_of(threshold: float, op: Direction, reference_value: float) -> float:
+    """The margin a threshold allows over a reference value (12 significant digits)."""
+    raw = threshold - reference_value if op == "<=" else reference_value - threshold
+    return float(f"{raw:.12g}")
+
+
+def _slack(value: float) -> float:
+    """What float rounding may move ``reference_value + margin`` by."""
+    return 1e-9 * max(1.0, abs(value))
 
 
 def _canonical_where(text: object) -> str:
@@ -325,6 +408,7 @@ _CASE_KEYS = (
     "schema_version id name note kind where examples metric op threshold baseline task "
     "error_threshold source author created updated"
 ).split()
+_RELATIVE_KEYS = ("margin", "reference_value", "reference")
 _NUMBER = (int, float)
 
 
@@ -337,8 +421,13 @@ def _case_from_dict(data: Any) -> Case:
             f"(this one reads version {SCHEMA_VERSION}); upgrade mlqa-debug"
         )
     if version < 1:
-        raise CaseError(f"schema_version must be {SCHEMA_VERSION}, got {version}")
-    f.only(_CASE_KEYS)
+        raise CaseError(
+            f"schema_version must be {PLAIN_SCHEMA_VERSION} or {SCHEMA_VERSION}, got {version}"
+        )
+    if version == PLAIN_SCHEMA_VERSION:
+        f.only(_CASE_KEYS)
+    else:
+        f.only([*_CASE_KEYS, *_RELATIVE_KEYS])
     kind = f.get("kind", str)
     if kind not in ("slice", "examples"):
         raise CaseError(f"field 'kind' must be 'slice' or 'examples', got {kind!r}")
@@ -361,7 +450,35 @@ def _case_from_dict(data: Any) -> Case:
         author=f.get("author", str, optional=True) or "",
         created=f.get("created", str),
         updated=f.get("updated", str),
+        **_relative_from_dict(f),
     )
+
+
+def _relative_from_dict(f: _Fields) -> dict[str, Any]:
+    """``margin``, ``reference_value`` and ``reference`` of a relative case, all or none."""
+    present = [k for k in _RELATIVE_KEYS if f.data.get(k) is not None]
+    if not present:
+        return {}
+    if len(present) < len(_RELATIVE_KEYS):
+        missing = [k for k in _RELATIVE_KEYS if k not in present]
+        raise CaseError(
+            f"a relative case needs the fields {', '.join(_RELATIVE_KEYS)}; "
+            f"{', '.join(repr(k) for k in missing)} missing"
+        )
+    margin = finite_number(f.get("margin", _NUMBER), "field 'margin'")
+    value = finite_number(f.get("reference_value", _NUMBER), "field 'reference_value'")
+    threshold = finite_number(f.get("threshold", _NUMBER), "field 'threshold'")
+    op = f.get("op", str)
+    if op in ("<=", ">=") and abs(threshold - relative_threshold(value, op, margin)) > _slack(
+        value
+    ):
+        sign = "+" if op == "<=" else "-"
+        raise CaseError(
+            f"field 'threshold' ({threshold!r}) must be reference_value {sign} margin "
+            f"({relative_threshold(value, op, margin)!r}) in a relative case"
+        )
+    reference = _source_from_dict(f.get("reference", dict), where="reference")
+    return {"reference": reference, "reference_value": value, "margin": margin}
 
 
 def _examples_from_dict(data: dict[str, Any]) -> ExampleSet:
@@ -380,8 +497,8 @@ def _examples_from_dict(data: dict[str, Any]) -> ExampleSet:
     )
 
 
-def _source_from_dict(data: dict[str, Any]) -> Provenance:
-    f = _Fields(data, "source")
+def _source_from_dict(data: dict[str, Any], *, where: str = "source") -> Provenance:
+    f = _Fields(data, where)
     keys = [x.name for x in dataclasses.fields(Provenance)]
     f.only(keys)
     fingerprint = f.get("fingerprint", str)

@@ -5,8 +5,14 @@ They read and write the same files as the Cases page. The case directory is
 
 ``check`` exits 0 when every case passes, 1 when one fails (or its slice is empty
 in the new data; with ``--strict`` also when one does not apply) and 2 on bad
-input: an unreadable predictions file, a missing or empty case directory, or a
-case file that cannot be read (the other cases are still checked and reported).
+input: an unreadable predictions or baseline file, a missing or empty case
+directory, or a case file that cannot be read (the other cases are still checked
+and reported).
+
+Relative cases: ``case add CANDIDATE --where W --relative-to BASELINE --margin X``
+saves "no worse than the baseline by more than X" (``error_rate <= baseline +
+0.01``); ``check PREDICTIONS --baseline OTHER`` measures such cases on both tables,
+and without ``--baseline`` compares with the baseline value stored at save.
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ from mlqa_debug.cases import (
     resolve_metric,
 )
 from mlqa_debug.cases.export import export_cases, write_junit
+from mlqa_debug.cases.relative import build_relative_case, threshold_for_margin
 from mlqa_debug.cli.common import EXIT_OK, add_role_options, is_file_target, load_dataset_or_file
 from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.errors import CaseError
+from mlqa_debug.errors import CaseError, MlqaError
 from mlqa_debug.slicing import parse_slice
 
 if TYPE_CHECKING:
@@ -97,6 +104,20 @@ def _add_case_add(
         "recall[positive] names the positive class",
     )
     _bounds(p, "the condition (default: the baseline with the default tolerance)")
+    relative = p.add_argument_group("a condition relative to a baseline model (slices only)")
+    relative.add_argument(
+        "--relative-to",
+        metavar="OTHER",
+        help="the baseline model's predictions (dataset name or file): the case passes while "
+        "the metric is no worse than the baseline's by more than --margin",
+    )
+    relative.add_argument(
+        "--margin",
+        type=float,
+        metavar="X",
+        help="how much worse than the baseline is allowed, in the metric's units "
+        "(0.01 = one point of a rate)",
+    )
     p.add_argument("--note", default="", help="free text kept with the case")
     _store_options(p, ws_help)
     add_role_options(p)
@@ -117,6 +138,7 @@ def _add_case_edit(
     p.add_argument("--name", dest="new_name", help="new name (the id stays)")
     p.add_argument("--note", help="new note")
     _bounds(p, "new threshold")
+    p.add_argument("--margin", type=float, metavar="X", help="new margin of a relative case")
     _store_options(p, ws_help)
     p.set_defaults(handler=cmd_case_edit)
 
@@ -132,6 +154,12 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help
     p.add_argument("--junit", metavar="OUT.xml", help="also write JUnit XML (Jenkins, GitLab)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--strict", action="store_true", help="cases that do not apply fail too")
+    p.add_argument(
+        "--baseline",
+        metavar="OTHER",
+        help="the baseline model's predictions (file or dataset name): relative cases are "
+        "measured on it too (default: the baseline value stored in each case)",
+    )
     _store_options(p, ws_help)
     add_role_options(p)
     p.set_defaults(handler=cmd_check)
@@ -156,6 +184,14 @@ def _load(target: str, args: argparse.Namespace) -> Predictions:
     return load_dataset_or_file(target, args)
 
 
+def _load_baseline(target: str, args: argparse.Namespace, flag: str) -> Predictions:
+    """The baseline table of ``flag``; an error says it is the baseline that failed."""
+    try:
+        return _load(target, args)
+    except MlqaError as e:
+        raise CaseError(f"{flag} {target!r} cannot be loaded: {e}") from e
+
+
 def _threshold(args: argparse.Namespace, metric: str) -> float | None:
     """``--max``/``--min`` as a threshold, checked against the metric's direction."""
     given: Direction | None = (
@@ -174,6 +210,8 @@ def _threshold(args: argparse.Namespace, metric: str) -> float | None:
 
 
 def cmd_case_add(args: argparse.Namespace) -> int:
+    if args.relative_to is not None or args.margin is not None:
+        return _add_relative(args)
     predictions = _load(args.dataset, args)
     ids = None if args.ids is None else [v.strip() for v in args.ids.split(",") if v.strip()]
     if ids is not None and args.metric not in (None, N_WRONG):
@@ -203,6 +241,45 @@ def cmd_case_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_relative(args: argparse.Namespace) -> int:
+    """``case add ... --relative-to OTHER --margin X``: a relative slice case."""
+    if args.relative_to is None or args.margin is None:
+        raise CaseError("a relative case needs both --relative-to OTHER and --margin X")
+    if args.where is None:
+        raise CaseError("--relative-to saves a slice (--where); example sets are not relative")
+    if args.max is not None or args.min is not None:
+        raise CaseError("a relative case's threshold is the baseline +- --margin; drop --max/--min")
+    candidate = _load(args.dataset, args)
+    baseline = _load_baseline(args.relative_to, args, "--relative-to")
+    case = build_relative_case(
+        candidate,
+        baseline,
+        where=parse_slice(args.where),
+        metric=args.metric or default_metric(candidate),
+        margin=args.margin,
+        name=args.name,
+        note=args.note,
+        candidate_name=None if is_file_target(args.dataset) else args.dataset,
+        baseline_name=None if is_file_target(args.relative_to) else args.relative_to,
+        page="cli",
+    )
+    store = _store(args)
+    store.save(case)
+    reference = format_value(case.reference_value, case.metric)
+    now = format_value(case.baseline, case.metric)
+    print(
+        f"saved case {case.name!r} (id {case.id}) in {store.directory}: {case.condition} "
+        f"(baseline {reference} on {args.relative_to}; {now} on {case.baseline_rows:,} rows "
+        f"of {args.dataset})"
+    )
+    if not case.baseline_passes:
+        print(
+            "note: this model is already worse than the baseline by more than the margin; "
+            "the case fails until fixed"
+        )
+    return EXIT_OK
+
+
 def cmd_case_list(args: argparse.Namespace) -> int:
     store = _store(args)
     listing = store.load()
@@ -227,8 +304,8 @@ def _case_row(c: Case) -> list[str]:
         c.id,
         c.name,
         c.target,
-        f"{c.op} {format_value(c.threshold, c.metric, digits=6)} ({c.metric})",
-        format_value(c.baseline, c.metric),
+        f"{c.op} {c.bound} ({c.metric})",
+        format_value(c.baseline if c.reference_value is None else c.reference_value, c.metric),
         f"{c.baseline_rows:,}",
         c.source.dataset or c.source.file or "",
     ]
@@ -237,12 +314,25 @@ def _case_row(c: Case) -> list[str]:
 def cmd_case_edit(args: argparse.Namespace) -> int:
     store = _store(args, create=False)
     case = store.find(args.case)
-    threshold = _threshold(args, case.metric)
+    threshold = _edited_threshold(args, case)
     if args.new_name is None and args.note is None and threshold is None:
-        raise CaseError("nothing to change: give --name, --note, --max or --min")
+        raise CaseError("nothing to change: give --name, --note, --max, --min or --margin")
     updated = store.update(case.id, name=args.new_name, note=args.note, threshold=threshold)
     print(f"updated case {updated.name!r} (id {updated.id}): {updated.condition}")
     return EXIT_OK
+
+
+def _edited_threshold(args: argparse.Namespace, case: Case) -> float | None:
+    """The new threshold: ``--max``/``--min``, or for a relative case ``--margin``."""
+    if not case.relative:
+        if args.margin is not None:
+            raise CaseError(f"case {case.name!r} is not relative to a baseline: use --max or --min")
+        return _threshold(args, case.metric)
+    if args.max is not None or args.min is not None:
+        raise CaseError(
+            f"case {case.name!r} is relative ({case.condition}): change it with --margin"
+        )
+    return None if args.margin is None else threshold_for_margin(case, args.margin)
 
 
 def cmd_case_rm(args: argparse.Namespace) -> int:
@@ -258,7 +348,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not listing.cases and not listing.problems:
         raise CaseError(f"no cases in {store.directory}: nothing to check")
     predictions = _load(args.predictions, args)
-    report = check_cases(predictions, listing)
+    baseline = None if args.baseline is None else _load_baseline(args.baseline, args, "--baseline")
+    report = check_cases(predictions, listing, baseline=baseline)
     if args.junit:
         path = write_junit(args.junit, report, properties={"cases": str(store.directory)})
         print(f"JUnit report: {path}", file=sys.stderr)
@@ -297,14 +388,18 @@ def _clip(text: str, limit: int) -> str:
 
 def _result_row(r: CaseResult) -> list[str]:
     c = r.case
-    delta = format_delta(r.delta, c.metric, baseline=c.baseline)
+    delta = format_delta(r.delta, c.metric, baseline=r.compared_with)
+    threshold = f"{c.op} {format_value(r.limit, c.metric, digits=6)}"
+    if c.relative:
+        threshold += f" ({c.bound})"
+    stored = "*" if c.relative and r.baseline_from != "table" else ""
     return [
         _STATUS_WORDS[r.status],
         c.name,
         c.target,
         c.metric,
-        f"{c.op} {format_value(c.threshold, c.metric, digits=6)}",
-        format_value(c.baseline, c.metric),
+        threshold,
+        format_value(r.compared_with, c.metric) + stored,
         format_value(r.value, c.metric),
         delta,
         f"{r.rows:,}" if r.status != "not_applicable" else "",
@@ -321,6 +416,7 @@ def format_report(report: CheckReport, *, cases_dir: str = "") -> str:
         f"{len(report.results) + len(report.problems)} case(s) from {cases_dir or 'the library'} "
         f"against {info.get('file', '?')} ({info.get('rows', 0):,} rows, fingerprint "
         f"{str(info.get('fingerprint', ''))[:8]}{model.rstrip()})",
+        *_baseline_lines(report),
         "",
     ]
     header = ["STATUS", "CASE", "SLICE / EXAMPLES", "METRIC", "THRESHOLD", "BASELINE", "VALUE"]
@@ -333,3 +429,17 @@ def format_report(report: CheckReport, *, cases_dir: str = "") -> str:
         lines += ["", *details]
     lines += ["", report.summary()]
     return "\n".join(lines)
+
+
+def _baseline_lines(report: CheckReport) -> list[str]:
+    """The header line naming the baseline table, or saying relative cases use stored values."""
+    if report.baseline is not None:
+        b = report.baseline
+        model = f", model {b['model']} {b.get('model_version') or ''}" if b.get("model") else ""
+        return [
+            f"relative cases against the baseline {b.get('file', '?')} ({b.get('rows', 0):,} "
+            f"rows, fingerprint {str(b.get('fingerprint', ''))[:8]}{model.rstrip()})"
+        ]
+    if any(r.case.relative for r in report.results):
+        return ["relative cases: no --baseline given; * = baseline value stored at save"]
+    return []

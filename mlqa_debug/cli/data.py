@@ -58,6 +58,12 @@ def add_commands(sub: SubParsers, *, ws_help: str) -> None:
     p.add_argument("--name", required=True, help="dataset id: lowercase letters, digits, _ or -")
     p.add_argument("--model", help="model file (joblib) to register with it; trusted code")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
+    p.add_argument(
+        "--baseline",
+        metavar="OTHER",
+        help="a dataset of the workspace holding an older model's predictions on the same "
+        "examples: what this one is compared with by default (Compare page, relative cases)",
+    )
     p.add_argument("--workspace", help=ws_help)
     add_role_options(p)
     p.set_defaults(handler=cmd_add)
@@ -142,18 +148,24 @@ def cmd_add(args: argparse.Namespace) -> int:
             roles=roles_from_args(args),
             model=args.model,
             overwrite=args.overwrite,
+            baseline=args.baseline,
         )
     except DatasetExistsError as e:  # the advice in the flags of this command
         advice = "choose another --name, or pass --overwrite to replace it"
         raise WorkspaceError(f"{e.fact}; {advice}") from e
     print(f"registered {entry.name!r} in {entry.path.parent}")
+    if entry.baseline is not None:
+        print(f"default baseline: {entry.baseline!r}")
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     for entry in workspace_from_args(args).entries():
         kind = "built-in" if entry.builtin else "registered"
-        print(f"{entry.name:<24} {kind:<10} {entry.description or entry.source or ''}")
+        about = entry.description or entry.source or ""
+        if entry.baseline is not None:
+            about += f" (baseline: {entry.baseline})"
+        print(f"{entry.name:<24} {kind:<10} {about}")
     return EXIT_OK
 
 

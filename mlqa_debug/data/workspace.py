@@ -16,6 +16,11 @@ The datasets may take at most the workspace quota on disk (``quota_bytes=``,
 else ``$MLQA_DEBUG_QUOTA_BYTES``, else 10 GB). The bundled samples are always
 available as built-in datasets. Dataset names are short lowercase ids
 (:func:`validate_name`); a URL names a dataset, never a path.
+
+A dataset may name a *default baseline*: another dataset holding an older model's
+predictions on the same examples, what the Compare page and relative cases compare
+it with by default (``"baseline"`` in ``dataset.json``; :meth:`Workspace.set_baseline`;
+the built-in ``loans_v2`` has ``loans``).
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "digits": ("digits.parquet", "scikit-learn digits (multiclass, 8x8 images)"),
     "diabetes": ("diabetes.csv", "scikit-learn diabetes progression (regression)"),
 }
+
+#: Default baselines of the built-in datasets: name -> the dataset it is compared with.
+SAMPLE_BASELINES: dict[str, str] = {"loans_v2": "loans"}
 
 
 def samples_dir() -> Path:
@@ -180,6 +188,8 @@ class DatasetEntry:
     description: str = ""
     added: str | None = None
     source: str | None = None
+    baseline: str | None = None
+    """The dataset this one is compared with by default (another model on the same rows)."""
 
     @property
     def model_path(self) -> Path | None:
@@ -285,8 +295,12 @@ class Workspace:
         model: str | os.PathLike[str] | None = None,
         filename: str | None = None,
         overwrite: bool = False,
+        baseline: str | None = None,
     ) -> DatasetEntry:
         """Validate ``source`` and register a copy of it as ``name``.
+
+        ``baseline`` names the dataset it is compared with by default (it must
+        exist and not be ``name`` itself; see :meth:`set_baseline`).
 
         The file (a path, or an upload as a binary file object) is copied in chunks
         into a staging folder of the workspace, within the quota
@@ -299,6 +313,7 @@ class Workspace:
         :class:`DatasetExistsError` (``raced``), and that dataset is left as it is.
         """
         name = self._new_name(name, overwrite=overwrite)
+        baseline = self._check_baseline(name, baseline)
         roles = self._source_roles(source, roles or Roles())
         display = filename or Path(str(getattr(source, "name", source))).name
         suffix = Path(display).suffix.lower()
@@ -320,6 +335,8 @@ class Workspace:
                 "fingerprint": predictions.fingerprint,
                 "rows": predictions.n_samples,
             }
+            if baseline is not None:
+                meta["baseline"] = baseline
             (staging / "dataset.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return self.entry(name)
 
@@ -335,6 +352,41 @@ class Workspace:
         write_atomic(meta_path, json.dumps(meta, indent=2, default=str) + "\n")
         return self.entry(name)
 
+    def set_baseline(self, name: str, baseline: str | None) -> DatasetEntry:
+        """Store (or with ``None`` clear) the default baseline of a registered dataset.
+
+        The baseline must be a dataset of this workspace other than ``name``;
+        built-in samples keep theirs (:data:`SAMPLE_BASELINES`).
+        """
+        entry = self.entry(name)
+        if entry.builtin:
+            raise WorkspaceError(
+                f"{name!r} is a built-in sample; its default baseline is fixed "
+                "(register a copy to choose another)"
+            )
+        baseline = self._check_baseline(name, baseline)
+        meta_path = entry.path.parent / "dataset.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if baseline is None:
+            meta.pop("baseline", None)
+        else:
+            meta["baseline"] = baseline
+        write_atomic(meta_path, json.dumps(meta, indent=2, default=str) + "\n")
+        return self.entry(name)
+
+    def _check_baseline(self, name: str, baseline: object) -> str | None:
+        """``baseline`` if it names a dataset of this workspace other than ``name``."""
+        if baseline is None:
+            return None
+        baseline = validate_safe_id(baseline, what="baseline dataset name", error=WorkspaceError)
+        if baseline == name:
+            raise WorkspaceError(f"{name!r} cannot be its own baseline; choose another dataset")
+        try:
+            self.entry(baseline)
+        except WorkspaceError as e:
+            raise WorkspaceError(f"the baseline of {name!r} cannot be set: {e}") from None
+        return baseline
+
     def remove(self, name: str) -> None:
         entry = self.entry(name)
         if entry.builtin:
@@ -348,7 +400,14 @@ class Workspace:
             return None
         sidecar = sidecar_path(path)
         roles = read_sidecar(sidecar) if sidecar.is_file() else Roles()
-        return DatasetEntry(name, path, roles, builtin=True, description=description)
+        return DatasetEntry(
+            name,
+            path,
+            roles,
+            builtin=True,
+            description=description,
+            baseline=SAMPLE_BASELINES.get(name),
+        )
 
     def _registered(self, name: str) -> DatasetEntry:
         folder = self.datasets_dir / name
@@ -358,7 +417,10 @@ class Workspace:
                 raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
             roles = Roles.from_dict(meta.get("roles", {}), source=str(folder / "dataset.json"))
             path = folder / Path(str(meta["file"])).name
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            baseline = meta.get("baseline")
+            if baseline is not None:
+                validate_safe_id(baseline, what="baseline dataset name", error=WorkspaceError)
+        except (OSError, ValueError, KeyError, TypeError, WorkspaceError) as e:
             raise WorkspaceError(f"dataset {name!r} has an unreadable dataset.json: {e}") from e
         return DatasetEntry(
             name,
@@ -368,6 +430,7 @@ class Workspace:
             description=str(meta.get("description", "")),
             added=meta.get("added"),
             source=meta.get("source"),
+            baseline=baseline,
         )
 
     def _new_name(self, name: str, *, overwrite: bool) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from mlqa_debug import cases as lib
+from mlqa_debug.cases.relative import describe_relative, reference_label, threshold_for_margin
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import Slice
@@ -272,15 +273,51 @@ def case_link(dataset: str | None, case_id: str, *, label: str) -> None:
 # --------------------------------------------------------------------------- Cases page
 
 
-def current_report(predictions: Predictions, listing: lib.CaseListing) -> lib.CheckReport | None:
-    """The last check of this library on this dataset, if this session ran one."""
+def current_report(
+    predictions: Predictions, listing: lib.CaseListing, baseline: Predictions | None = None
+) -> lib.CheckReport | None:
+    """The last check of this library on this dataset (and baseline), if this session ran one."""
     saved = st.session_state.get(_REPORT_KEY)
-    if saved and saved[0] == (predictions.fingerprint, listing.signature):
+    if saved and saved[0] == _report_key(predictions, listing, baseline):
         return saved[1]
     return None
 
 
-def run_all(predictions: Predictions, listing: lib.CaseListing, *, slot: Any) -> lib.CheckReport:
+def _report_key(
+    predictions: Predictions, listing: lib.CaseListing, baseline: Predictions | None
+) -> tuple[str, str, str]:
+    return (predictions.fingerprint, listing.signature, baseline.fingerprint if baseline else "")
+
+
+def default_baseline(ctx: PageContext, listing: lib.CaseListing) -> Predictions | None:
+    """The dataset's default baseline (Data page), loaded only when a relative case needs it.
+
+    A baseline that cannot be loaded is said once on the page; relative cases then
+    use the value stored at save.
+    """
+    name = ctx.entry.baseline
+    if name is None or not any(c.relative for c in listing.cases):
+        return None
+    try:
+        return state.load_dataset(ctx.workspace, name)
+    except MlqaError as e:
+        problem = without_paths(e, ctx.workspace)
+        st.warning(
+            md(
+                f"The default baseline {name!r} cannot be loaded ({problem}); "
+                "relative cases use the baseline value stored at save."
+            )
+        )
+        return None
+
+
+def run_all(
+    predictions: Predictions,
+    listing: lib.CaseListing,
+    *,
+    slot: Any,
+    baseline: Predictions | None = None,
+) -> lib.CheckReport:
     """Check every case with a progress bar in ``slot`` (an ``st.empty``); kept per session.
 
     The bar lives in a placeholder that every run draws, so the page's elements keep
@@ -291,9 +328,14 @@ def run_all(predictions: Predictions, listing: lib.CaseListing, *, slot: Any) ->
     def progress(done: int, total: int, case: lib.Case) -> None:
         bar.progress(done / total, text=f"Checked {done:,} of {total:,}: {md(case.name)}")
 
-    report = lib.check_cases(predictions, listing, progress=progress)
+    try:
+        report = lib.check_cases(predictions, listing, baseline=baseline, progress=progress)
+    except MlqaError as e:  # a baseline of another task: check against the stored values
+        st.warning(md(f"Relative cases use the stored baseline values: {e}"))
+        report = lib.check_cases(predictions, listing, progress=progress)
+        baseline = None
     bar.empty()
-    st.session_state[_REPORT_KEY] = ((predictions.fingerprint, listing.signature), report)
+    st.session_state[_REPORT_KEY] = (_report_key(predictions, listing, baseline), report)
     return report
 
 
@@ -444,6 +486,11 @@ def provenance_frame(case: lib.Case) -> pd.DataFrame:
         f"{case.baseline_rows:,} rows",
         "saved on": f"{s.dataset or s.file or '–'} (fingerprint {s.fingerprint[:8]})",
         "model": model,
+        **(
+            {"relative to": describe_relative(case), "baseline model": reference_label(case)}
+            if case.relative
+            else {}
+        ),
         "from page": s.page or "–",
         "author": case.author or "–",
         "created": case.created,
@@ -458,17 +505,29 @@ def edit_form(store: lib.CaseStore, case: lib.Case) -> None:
         st.markdown("**Edit**")
         name = st.text_input("Name", value=case.name, max_chars=lib.MAX_NAME_LENGTH)
         is_count = case.metric == lib.N_WRONG
-        threshold = st.number_input(
-            f"Pass when {md(case.metric)} {md(case.op)}",
-            value=int(case.threshold) if is_count else case.threshold,
-            min_value=0 if is_count else None,
-            step=1 if is_count else None,
-            format="%d" if is_count else "%.6g",
-        )
+        if case.margin is not None:  # relative: the margin is edited, the threshold follows
+            sign = "+" if case.op == "<=" else "−"
+            margin = st.number_input(
+                f"Pass when {md(case.metric)} {md(case.op)} baseline {sign} margin",
+                value=case.margin,
+                min_value=0.0,
+                format="%.6g",
+                key=f"edit_margin_{case.id}",
+            )
+        else:
+            threshold = st.number_input(
+                f"Pass when {md(case.metric)} {md(case.op)}",
+                value=int(case.threshold) if is_count else case.threshold,
+                min_value=0 if is_count else None,
+                step=1 if is_count else None,
+                format="%d" if is_count else "%.6g",
+            )
         note = st.text_area("Note", value=case.note, height=80)
         submitted = st.form_submit_button("Save changes")
     if submitted:
         try:
+            if case.margin is not None:
+                threshold = threshold_for_margin(case, float(margin))
             store.update(case.id, name=name, note=note, threshold=float(threshold))
         except MlqaError as e:
             st.error(md(without_paths(e, state.get_workspace())))
