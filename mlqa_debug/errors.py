@@ -94,3 +94,7 @@ class CaseError(MlqaError, ValueError):
 
 class ModelError(MlqaError, ValueError):
     """A model file that is untrusted, unreadable or does not fit the data."""
+
+
+class CompareError(MlqaError, ValueError):
+    """Two predictions tables that cannot be compared (tasks, classes or ids that do not fit)."""

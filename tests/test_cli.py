@@ -381,7 +381,7 @@ def cli_imports() -> dict[str, set[str]]:
 def test_cli_modules_import_each_other_without_a_loop() -> None:
     """common imports no cli module; each group only common; main the groups; nothing main."""
     edges = cli_imports()
-    groups = {"data", "slices", "cases", "embed", "explain"}
+    groups = {"data", "slices", "cases", "compare", "embed", "explain"}
     assert groups | {"common", "main", "__init__", "__main__"} == set(edges)
     assert edges["common"] == set()
     assert {name: edges[name] for name in groups} == {name: {"common"} for name in groups}
@@ -395,7 +395,7 @@ def test_cli_modules_import_each_other_without_a_loop() -> None:
 def test_every_command_group_is_in_the_parser() -> None:
     assert set(subcommands()) == {
         "app", "add", "list", "validate", "slice", "discover", "embed",
-        "case", "check", "export", "explain", "attach-model",
+        "case", "check", "compare", "export", "explain", "attach-model",
     }  # fmt: skip
 
 
