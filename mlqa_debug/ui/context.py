@@ -152,18 +152,32 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
     return Dataset(name, entry, predictions)
 
 
-def _second_dataset(ws: Workspace, need: Need) -> Dataset | None:
+def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) -> Dataset | None:
+    """The dataset ``?vs=`` names; without one, ``default`` (the dataset's default baseline)."""
     if need == "none":
         return None
     name, problem = state.requested_dataset(ws, VS_PARAM)
     if problem is not None:
         st.error(md(f"The link names a second dataset that cannot be opened: {problem}"))
+    elif name is None and default is not None:
+        name = _default_second(ws, default)
     if name is None:
         if need == "required":
             st.info("Choose the dataset to compare with (the link's `vs` parameter).")
             st.stop()
         return None
     return _load(ws, name, role="The second dataset")
+
+
+def _default_second(ws: Workspace, default: str) -> str | None:
+    """The default baseline, put in the URL so the link names it; ``None`` if it is gone."""
+    try:
+        ws.entry(default)
+    except MlqaError as e:
+        st.warning(md(f"The default baseline cannot be opened: {without_paths(e, ws)}"))
+        return None
+    st.query_params[VS_PARAM] = default
+    return default
 
 
 def _drop_foreign_params(declared: Sequence[ViewOption[Any]]) -> None:
@@ -211,7 +225,7 @@ def open_page(
             st.info("Choose a dataset in the sidebar to begin.")
             st.stop()
         return ctx
-    ctx.second = _second_dataset(ws, second)
+    ctx.second = _second_dataset(ws, second, default=getattr(ctx.dataset.entry, "baseline", None))
     ctx.slice, ctx.mask = slice_state.current_slice_and_mask(ctx.dataset.predictions)
     declared: list[ViewOption[Any]] = []
     for option in options(ctx) if callable(options) else options:  # in turn: a later option

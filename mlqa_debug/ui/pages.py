@@ -10,6 +10,7 @@ PAGES: list[dict[str, Any]] = [
     {"page": "pages/data.py", "title": "Data", "icon": ":material/table_chart:"},
     {"page": "pages/slices.py", "title": "Slices", "icon": ":material/filter_alt:"},
     {"page": "pages/discover.py", "title": "Discover", "icon": ":material/travel_explore:"},
+    {"page": "pages/compare.py", "title": "Compare", "icon": ":material/compare_arrows:"},
     {"page": "pages/confusion.py", "title": "Confusion", "icon": ":material/grid_on:"},
     {"page": "pages/embeddings.py", "title": "Embeddings", "icon": ":material/scatter_plot:"},
     {"page": "pages/explanations.py", "title": "Explanations", "icon": ":material/insights:"},
