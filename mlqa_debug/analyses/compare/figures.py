@@ -22,7 +22,7 @@ from mlqa_debug.stats.figures import HOVER_LABEL, MARGIN, figure_title
 from mlqa_debug.stats.format import p_value
 
 if TYPE_CHECKING:
-    from mlqa_debug.analyses.compare import Headline, SliceDeltas
+    from mlqa_debug.analyses.compare import Headline
 
 __all__ = ["BETTER_COLOR", "WORSE_COLOR", "forest_figure"]
 
@@ -45,7 +45,6 @@ class _Row:
     p_value: float
     worse: bool
     significant: bool
-    p_label: str = "p"
 
 
 def _color(row: _Row) -> str:
@@ -71,7 +70,7 @@ def _trace(rows: Sequence[_Row], *, scale: float) -> go.Scatter:
     ]
     hover = [
         f"{html.escape(r.label)}<br>difference {difference_text(r.difference, r.metric)}"
-        f"<br>95% CI {interval_text(r.low, r.high, r.metric)}<br>{r.p_label} {p_value(r.p_value)}"
+        f"<br>95% CI {interval_text(r.low, r.high, r.metric)}<br>p {p_value(r.p_value)}"
         for r in rows
     ]
     return go.Scatter(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from mlqa_debug.analyses.compare import (
@@ -12,7 +11,6 @@ from mlqa_debug.analyses.compare import (
     MetricDelta,
     headline,
     pair_predictions,
-    slice_deltas,
 )
 from mlqa_debug.analyses.compare import figures as plots
 from mlqa_debug.data.predictions import Predictions
