@@ -177,7 +177,9 @@ def test_help_lists_compare(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "--fail-on-regression" in out and "--link-base" in out
 
 
+@pytest.mark.slow
 def test_whole_process(tmp_path: Path) -> None:
+    """The installed entry point: a real process, its exit code and its JSON on stdout."""
     env = {
         "MLQA_DEBUG_WORKSPACE": str(tmp_path / "ws"),
         "HOME": str(tmp_path),

@@ -193,15 +193,24 @@ def test_without_a_baseline_the_page_asks_for_one(app) -> None:
 
 
 def test_the_default_baseline_is_used_without_vs(app) -> None:
-    at = app(ds="loans_v2")
+    at = app(ds="loans_v2")  # the built-in loans_v2 has the default baseline loans
     assert not at.exception
-    if at.selectbox(key="cmp_baseline").value is None:
-        pytest.skip("the built-in loans_v2 has no default baseline yet (helper 'cases')")
+    assert at.selectbox(key="cmp_baseline").value == "loans"
     assert at.query_params["vs"] == "loans"
     assert metric(at, "Broken") == "766"
 
 
-def perturbed(workspace: Workspace, sample: str, name: str, *, seed: int = 0) -> None:
+def test_a_registered_default_baseline(app, workspace: Workspace) -> None:
+    perturbed(workspace, "diabetes", "diabetes_v2", baseline="diabetes")
+    at = app(ds="diabetes_v2")
+    assert not at.exception
+    assert at.query_params["vs"] == "diabetes"
+    assert metric(at, "Rows compared") == "221"  # every row of the sample
+
+
+def perturbed(
+    workspace: Workspace, sample: str, name: str, *, seed: int = 0, baseline: str | None = None
+) -> None:
     """Register a copy of a sample whose predictions moved: a second model's table."""
     rng = np.random.default_rng(seed)
     source = next(p for p in samples_dir().iterdir() if p.stem == sample and p.suffix in
@@ -221,7 +230,7 @@ def perturbed(workspace: Workspace, sample: str, name: str, *, seed: int = 0) ->
     path = workspace.root / f"{name}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
-    workspace.add(path, name=name)
+    workspace.add(path, name=name, baseline=baseline)
 
 
 def test_regression_against_a_perturbed_copy(app, workspace: Workspace) -> None:
@@ -307,3 +316,16 @@ def test_new_failures_are_searched_and_linked(app) -> None:
     assert len(table) > 0
     assert all(link.startswith("/compare?") for link in table["open here"])
     assert "SliceLine" in texts(at)
+
+
+def test_on_a_large_table_new_failures_wait_for_a_click(app, monkeypatch) -> None:
+    from mlqa_debug.ui import compare as ui
+
+    monkeypatch.setattr(ui, "AUTO_NEWLY_CELLS", 0)  # every table counts as large
+    at = app(ds="loans_v2", vs="loans")
+    assert not any("broken rate" in d.value.columns for d in at.dataframe)
+    at.button(key="cmp_newly_run").click().run()
+    assert not at.exception
+    assert at.query_params["newly"] == "1"  # the link asks for the search, for a reviewer
+    assert len(table_with(at, "broken rate")) > 0
+    assert "newly=1" in at.code[-1].value

@@ -282,7 +282,7 @@ DELTA_ORDER = (
 """Columns of the slice table as shown (the links before the slice's kind)."""
 DELTA_COLUMNS = {
     "worse": st.column_config.TextColumn(
-        "", width=28, help="🔺: significantly worse (adjusted p < α)"
+        "", width=28, help="▲: significantly worse (adjusted p < α)"
     ),
     "slice": st.column_config.TextColumn(width="medium"),
     "open here": st.column_config.LinkColumn("open here", display_text="Compare ↗"),

@@ -225,7 +225,7 @@ def open_page(
             st.info("Choose a dataset in the sidebar to begin.")
             st.stop()
         return ctx
-    ctx.second = _second_dataset(ws, second, default=getattr(ctx.dataset.entry, "baseline", None))
+    ctx.second = _second_dataset(ws, second, default=ctx.dataset.entry.baseline)
     ctx.slice, ctx.mask = slice_state.current_slice_and_mask(ctx.dataset.predictions)
     declared: list[ViewOption[Any]] = []
     for option in options(ctx) if callable(options) else options:  # in turn: a later option

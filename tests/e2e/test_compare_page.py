@@ -46,7 +46,7 @@ def assert_clean(page: Page) -> None:
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE), text[:2000]
     charts = page.locator('[data-testid="stPlotlyChart"]')
-    assert charts.count() >= 2
+    assert charts.count() >= 1  # the forest chart of the headline
     for i in range(charts.count()):
         expect(charts.nth(i).locator(".main-svg").first).to_be_visible(timeout=30_000)
 

@@ -68,7 +68,7 @@ SHORT_FLIP_LABELS = {
 }
 EXAMPLES = 5
 """Ids shown per match problem."""
-SIGNIFICANT_MARK = "🔺"
+SIGNIFICANT_MARK = "▲"
 """Marks a slice where the candidate is significantly worse (after the correction)."""
 
 
@@ -112,7 +112,7 @@ def lower_label(label: str) -> str:
 
 
 def headline_frame(headline: Headline) -> pd.DataFrame:
-    """One row per metric: both values, the difference, its 95% CI, p, the test, the reading."""
+    """One row per metric: both values, the difference, its 95% CI, p, the reading, the test."""
     rows = [
         {
             "metric": d.label,
@@ -121,13 +121,13 @@ def headline_frame(headline: Headline) -> pd.DataFrame:
             "difference": difference_text(d.difference, d.metric),
             "95% CI": interval_text(d.ci_low, d.ci_high, d.metric),
             "p": p_value(d.p_value),
-            "test": d.test,
             "reading": _direction(d, headline.alpha),
+            "test": d.test,
         }
         for d in headline.rows
     ]
     return pd.DataFrame(rows, columns=["metric", "baseline", "candidate", "difference",
-                                       "95% CI", "p", "test", "reading"])  # fmt: skip
+                                       "95% CI", "p", "reading", "test"])  # fmt: skip
 
 
 def verdict_sentence(verdict: str, headline: Headline, deltas: SliceDeltas | None) -> str:

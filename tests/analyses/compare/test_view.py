@@ -81,10 +81,10 @@ def test_headline_frame_reads_each_row() -> None:
     )  # fmt: skip
     frame = view.headline_frame(Headline(n=20_000, rows=rows, alpha=0.05, primary=rows[0]))
     assert list(frame.columns) == ["metric", "baseline", "candidate", "difference", "95% CI",
-                                   "p", "test", "reading"]  # fmt: skip
+                                   "p", "reading", "test"]  # fmt: skip
     assert frame.iloc[0].tolist() == ["Error rate", "16.7%", "17.3%", "+0.6 pts",
-                                      "[+0.3 pts, +1.0 pts]", "< 0.001", "McNemar exact",
-                                      "worse"]  # fmt: skip
+                                      "[+0.3 pts, +1.0 pts]", "< 0.001", "worse",
+                                      "McNemar exact"]  # fmt: skip
     assert frame.iloc[1]["reading"] == "worse"  # accuracy fell: worse, with its own direction
     assert frame.iloc[2]["reading"] == "better (not significant)"
     assert frame.iloc[3].tolist()[1:6] == ["–"] * 5  # undefined: dashes, never nan
