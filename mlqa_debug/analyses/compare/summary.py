@@ -36,7 +36,7 @@ from mlqa_debug.analyses.compare.view import difference_text, interval_text, val
 from mlqa_debug.errors import ParameterError
 from mlqa_debug.slicing import Slice, parse_slice
 from mlqa_debug.stats.corrections import CORRECTIONS
-from mlqa_debug.stats.format import count, p_value, percent
+from mlqa_debug.stats.format import MISSING, count, p_value, percent
 
 __all__ = ["compare_link", "compare_url", "markdown_text", "review_markdown"]
 
@@ -106,7 +106,9 @@ def _table_line(role: str, info: TableInfo) -> str:
 
 
 def _reading(difference: float, worse: bool, significant: bool) -> str:
-    if not difference or difference != difference:
+    if difference != difference:  # nan: the metric is undefined on one side
+        return MISSING
+    if not difference:
         return "same"
     word = "worse" if worse else "better"
     return f"**{word}**" if significant else f"{word}, not significant"

@@ -224,3 +224,12 @@ def test_summary_ends_with_a_newline_and_never_says_nan(loans_comparison: Compar
     md = review_markdown(loans_comparison)
     assert md.endswith("\n") and "nan" not in md
     assert "  \n" in md  # hard line breaks between the header lines
+
+
+def test_an_undefined_difference_reads_as_missing_not_same() -> None:
+    from mlqa_debug.analyses.compare.summary import _reading
+
+    assert _reading(float("nan"), False, False) == "–"
+    assert _reading(0.0, False, False) == "same"
+    assert _reading(0.01, True, True) == "**worse**"
+    assert _reading(-0.01, False, False) == "better, not significant"
