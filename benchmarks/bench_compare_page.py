@@ -20,7 +20,6 @@ Medians over K changes. Data and workspace go to benchmarks/out/ (ignored).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -34,7 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_slices import OUT, SLICES, BareServer, expected_rows, table_path  # noqa: E402
+from bench_slices import (  # noqa: E402
+    OUT,
+    SLICES,
+    expected_rows,
+    table_path,
+    time_bare_page,
+    time_page,
+)
 
 FLIP_SHARE = 0.04
 
@@ -92,56 +98,6 @@ def bench_library(candidate: Path, baseline: Path, changes: int) -> dict[str, fl
     return medians
 
 
-def time_changes(
-    url: str, texts: list[str], rows: list[str], changes: int
-) -> tuple[list[float], list[float]]:
-    """Per change: ms from Enter until the new row count is painted, and until the run ended."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.e2e.harness import CHROMIUM_ARGS, find_chromium, wait_for_run
-
-    chromium = find_chromium()
-    if chromium is None:
-        raise SystemExit("no Chromium: apt-get install chromium")
-    painted: list[float] = []
-    finished: list[float] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        wait_for_run(page, timeout=600_000)
-        page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=600_000)
-        wait_for_run(page, timeout=600_000)
-        box = page.get_by_label("Slice", exact=True)
-        metric = page.locator('[data-testid="stMetricValue"]').first
-        for i in range(changes + 2):
-            text, want = texts[i % len(texts)], rows[i % len(rows)]
-            if i % len(texts) == 0 and i:  # make sure the value changes before timing
-                box.fill("")
-                box.press("Enter")
-                wait_for_run(page, expect_rerun=True, timeout=600_000)
-            box.fill(text)
-            t0 = time.perf_counter()
-            box.press("Enter")
-            page.wait_for_function(
-                "([el, want]) => el.innerText.trim() === want",
-                arg=[metric.element_handle(), want],
-                timeout=120_000,
-                polling="raf",
-            )
-            t1 = time.perf_counter()
-            page.wait_for_selector(
-                '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000
-            )
-            t2 = time.perf_counter()
-            if i >= 2:  # the first changes warm caches up
-                painted.append((t1 - t0) * 1000)
-                finished.append((t2 - t0) * 1000)
-            wait_for_run(page, timeout=120_000)
-        browser.close()
-    return painted, finished
-
-
 def bench_browser(
     candidate: Path, baseline: Path, changes: int
 ) -> dict[str, tuple[list[float], list[float]]]:
@@ -155,19 +111,12 @@ def bench_browser(
     ws.add(candidate, name="cand")
     rows = expected_rows(candidate)
     server = StreamlitServer(workspace, log_dir=OUT)
+    url = f"{server.url}/compare?ds=cand&vs=base"
     try:
-        ours = time_changes(f"{server.url}/compare?ds=cand&vs=base", SLICES, rows, changes)
+        ours = time_page(url, SLICES, rows, changes, load_timeout=600_000)
     finally:
         server.stop()
-    bare_texts = [f"f0 >= {x}" for x in (0.5, -0.5, 1.0, 0.0, 1.5, -1.0)]
-    frame = pd.read_parquet(candidate, columns=["f0"])
-    bare_rows = [f"{int((frame['f0'] >= float(t.split('>=')[1])).sum()):,}" for t in bare_texts]
-    os.environ["BENCH_FILE"] = str(candidate)
-    bare = BareServer(workspace)
-    try:
-        reference = time_changes(bare.url, bare_texts, bare_rows, changes)
-    finally:
-        bare.stop()
+    reference = time_bare_page(candidate, workspace, changes)
     return {"Compare page": ours, "bare page: 3 metrics + 1 chart": reference}
 
 

@@ -91,6 +91,21 @@ class NewCase:
     rows: pd.DataFrame | None = None
 
 
+def provenance(
+    predictions: Predictions, *, dataset: str | None = None, page: str | None = None
+) -> Provenance:
+    """Where a table comes from: fingerprint, dataset name, file name, model and version."""
+    model = predictions.schema.model
+    return Provenance(
+        fingerprint=predictions.fingerprint,
+        dataset=dataset,
+        file=Path(predictions.source).name if predictions.source else None,
+        model=None if model is None else model.name,
+        model_version=None if model is None else model.version,
+        page=page,
+    )
+
+
 def build_case(
     predictions: Predictions,
     *,
@@ -108,7 +123,6 @@ def build_case(
     checked_ids = _check_ids(predictions, ids) if ids is not None else None
     draft = draft_case(predictions, where=where, ids=checked_ids, metric=metric)
     s = predictions.schema
-    model = s.model
     stamp = now_text()
     case = Case(
         id=new_case_id(),
@@ -124,14 +138,7 @@ def build_case(
         error_threshold=s.error_threshold,
         note=note,
         author=default_author() if author is None else author,
-        source=Provenance(
-            fingerprint=predictions.fingerprint,
-            dataset=dataset,
-            file=Path(predictions.source).name if predictions.source else None,
-            model=None if model is None else model.name,
-            model_version=None if model is None else model.version,
-            page=page,
-        ),
+        source=provenance(predictions, dataset=dataset, page=page),
         created=stamp,
         updated=stamp,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from mlqa_debug.cases.build import provenance
 from mlqa_debug.cases.conditions import (
     format_value,
     metric_choices,
@@ -28,7 +29,6 @@ from mlqa_debug.cases.conditions import (
 from mlqa_debug.cases.measurement import Measurement, measure
 from mlqa_debug.cases.model import (
     Case,
-    Provenance,
     default_author,
     finite_number,
     new_case_id,
@@ -38,21 +38,6 @@ from mlqa_debug.cases.model import (
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import CaseError
 from mlqa_debug.slicing import Slice
-
-
-def provenance(
-    predictions: Predictions, *, dataset: str | None = None, page: str | None = None
-) -> Provenance:
-    """Where a table comes from: fingerprint, dataset name, file name, model and version."""
-    model = predictions.schema.model
-    return Provenance(
-        fingerprint=predictions.fingerprint,
-        dataset=dataset,
-        file=Path(predictions.source).name if predictions.source else None,
-        model=None if model is None else model.name,
-        model_version=None if model is None else model.version,
-        page=page,
-    )
 
 
 def check_pair(candidate: Predictions, baseline: Predictions, metric: str) -> str:

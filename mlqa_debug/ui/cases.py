@@ -101,7 +101,7 @@ def save_case_form(
     with popover:
         if popover.open:
             _form(predictions, slice, ids, source_page, key)
-    _saved_message(key, _draft_identity(slice, ids, ""))
+    saved_message(key, _draft_identity(slice, ids, ""))
 
 
 def _form(
@@ -145,9 +145,7 @@ def _form(
         on_click=_save,
         args=(predictions, s, ids, metric, page, key, state.current_dataset()),
     )
-    problem = st.session_state.get(f"{key}__error")
-    if problem:
-        st.error(md(without_paths(problem, state.get_workspace())))
+    form_error(key)
 
 
 def _seed(
@@ -252,7 +250,14 @@ def _save(
     st.session_state[f"{key}__error"] = None
 
 
-def _saved_message(key: str, target: str) -> None:
+def form_error(key: str) -> None:
+    """The last save's error of the form ``key``, with server paths named, not shown."""
+    problem = st.session_state.get(f"{key}__error")
+    if problem:
+        st.error(md(without_paths(problem, state.get_workspace())))
+
+
+def saved_message(key: str, target: str) -> None:
     """The saved message and a link to the case, while the slice or selection is unchanged."""
     saved = st.session_state.get(f"{key}__saved")
     if not saved or saved[0] != target:

@@ -37,7 +37,7 @@ from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import Slice, parse_slice
 from mlqa_debug.stats.corrections import Correction
 from mlqa_debug.ui import serving, slice_state, state
-from mlqa_debug.ui.cases import case_link, cases_store
+from mlqa_debug.ui.cases import cases_store, form_error, saved_message
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, VS_PARAM, page_url
 from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_param
@@ -349,7 +349,7 @@ def save_broken_form(ctx: PageContext, paired: PairedPredictions, mask: np.ndarr
     with popover:
         if popover.open:
             _broken_fields(ctx, ids, key, target)
-    _saved_message(key, target)
+    saved_message(key, target)
 
 
 def _broken_fields(ctx: PageContext, ids: list[Any], key: str, target: str) -> None:
@@ -382,7 +382,7 @@ def _broken_fields(ctx: PageContext, ids: list[Any], key: str, target: str) -> N
             target,
         ),
     )
-    _form_error(key)
+    form_error(key)
 
 
 def _unused_name(base: str) -> str:
@@ -440,7 +440,7 @@ def save_relative_form(ctx: PageContext, paired: PairedPredictions) -> None:
     with popover:
         if popover.open:
             _relative_fields(ctx, key, target)
-    _saved_message(key, target)
+    saved_message(key, target)
 
 
 def _relative_fields(ctx: PageContext, key: str, target: str) -> None:
@@ -481,7 +481,7 @@ def _relative_fields(ctx: PageContext, key: str, target: str) -> None:
         on_click=_save_relative,
         args=(candidate, baseline, ctx.slice, metric, ctx.name, ctx.second.name, key, target),
     )
-    _form_error(key)
+    form_error(key)
 
 
 def _relative_preview(candidate: Any, baseline: Any, where: Slice, metric: str) -> None:
@@ -536,20 +536,3 @@ def _saved(key: str, target: str, case: lib.Case, dataset: str) -> None:
     st.session_state[f"{key}__target"] = None
     st.session_state[f"{key}__note"] = ""
     st.session_state[f"{key}__error"] = None
-
-
-def _form_error(key: str) -> None:
-    problem = st.session_state.get(f"{key}__error")
-    if problem:
-        st.error(md(without_paths(problem, state.get_workspace())))
-
-
-def _saved_message(key: str, target: str) -> None:
-    saved = st.session_state.get(f"{key}__saved")
-    if not saved or saved[0] != target:
-        return
-    _, case_id, name, condition, dataset = saved
-    st.success(
-        f"Saved regression case “{md(name)}”: {md(condition)}.", icon=":material/bookmark_added:"
-    )
-    case_link(dataset, case_id, label="Open it in the case library")

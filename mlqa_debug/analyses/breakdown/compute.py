@@ -56,19 +56,12 @@ class BreakdownIndex:
         features = [c for c, k in predictions.schema.features.items() if k != "text"]
         encoding = encode_features(predictions.frame, features, n_bins=n_bins)
         cards = encoding.cardinalities
-        groups = _group_features(cards)
-        error = predictions.error.astype(np.int32)
-        packed = np.empty((len(groups), predictions.n_samples), dtype=np.int32)
-        totals = []
-        for g, group in enumerate(groups):
-            row = packed[g]
-            row[:] = 0
-            for j in group:
-                row *= cards[j]
-                row += encoding.features[j].codes
-            row *= 2
-            row += error
-            totals.append(np.bincount(row, minlength=2 * math.prod(cards[j] for j in group)))
+        groups = group_features(cards, n_cells=2)
+        packed = pack_codes(encoding, groups, predictions.error.astype(np.int32), n_cells=2)
+        totals = [
+            np.bincount(row, minlength=2 * math.prod(cards[j] for j in group))
+            for row, group in zip(packed, groups, strict=True)
+        ]
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
         columns = np.repeat(
             np.array(encoding.columns, dtype=object), [f.cardinality for f in encoding.features]
@@ -95,20 +88,37 @@ class BreakdownIndex:
         return out
 
 
-def _group_features(cards: list[int]) -> tuple[tuple[int, ...], ...]:
-    """Consecutive features packed while their joint bins stay under MAX_GROUP_BINS."""
+def group_features(cards: list[int], *, n_cells: int) -> tuple[tuple[int, ...], ...]:
+    """Consecutive features packed while joint bins x ``n_cells`` stay under MAX_GROUP_BINS."""
     groups: list[tuple[int, ...]] = []
     current: list[int] = []
-    bins = 2
+    bins = n_cells
     for j, card in enumerate(cards):
         if current and bins * card > MAX_GROUP_BINS:
             groups.append(tuple(current))
-            current, bins = [], 2
+            current, bins = [], n_cells
         current.append(j)
         bins *= card
     if current:
         groups.append(tuple(current))
     return tuple(groups)
+
+
+def pack_codes(
+    encoding: Encoding, groups: tuple[tuple[int, ...], ...], cell: np.ndarray, *, n_cells: int
+) -> np.ndarray:
+    """``(n_groups, n_rows)`` int32: each group's codes packed with the row's cell (< n_cells)."""
+    cards = encoding.cardinalities
+    packed = np.empty((len(groups), len(cell)), dtype=np.int32)
+    for g, group in enumerate(groups):
+        row = packed[g]
+        row[:] = 0
+        for j in group:
+            row *= cards[j]
+            row += encoding.features[j].codes
+        row *= n_cells
+        row += cell
+    return packed
 
 
 def breakdown_index(predictions: Predictions) -> BreakdownIndex:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlqa_debug.analyses.breakdown.compute import group_features, pack_codes
 from mlqa_debug.analyses.compare.pairing import PairedPredictions
 from mlqa_debug.analyses.discovery.service import feature_encoding
 from mlqa_debug.errors import ParameterError
@@ -55,8 +56,6 @@ COLUMNS = (
     "significant",
 )
 """Frame columns (classification adds ``broken`` and ``fixed``)."""
-MAX_GROUP_BINS = 2**12
-"""Most bins one packed code may address (features x values x cell)."""
 
 
 @dataclass(frozen=True)
@@ -155,16 +154,8 @@ class DeltaIndex:
             n_cells, cell = 1, np.zeros(paired.n, dtype=np.int32)
             eb, ec = paired.abs_error_baseline, paired.abs_error_candidate
             weights = np.stack([eb, ec, (ec - eb) ** 2])
-        groups = _group_features(cards, n_cells)
-        packed = np.empty((len(groups), paired.n), dtype=np.int32)
-        for g, group in enumerate(groups):
-            row = packed[g]
-            row[:] = 0
-            for j in group:
-                row *= cards[j]
-                row += encoding.features[j].codes
-            row *= n_cells
-            row += cell
+        groups = group_features(cards, n_cells=n_cells)
+        packed = pack_codes(encoding, groups, cell, n_cells=n_cells)
         index = cls(
             encoding,
             groups,
@@ -210,22 +201,6 @@ def _kinds(encoding: Encoding) -> tuple[str, ...]:
 
 def _columns(encoding: Encoding) -> tuple[str, ...]:
     return tuple(f.column for f in encoding.features for _ in f.predicates)
-
-
-def _group_features(cards: list[int], n_cells: int) -> tuple[tuple[int, ...], ...]:
-    """Consecutive features packed while their joint bins stay under MAX_GROUP_BINS."""
-    groups: list[tuple[int, ...]] = []
-    current: list[int] = []
-    bins = n_cells
-    for j, card in enumerate(cards):
-        if current and bins * card > MAX_GROUP_BINS:
-            groups.append(tuple(current))
-            current, bins = [], n_cells
-        current.append(j)
-        bins *= card
-    if current:
-        groups.append(tuple(current))
-    return tuple(groups)
 
 
 def delta_index(paired: PairedPredictions, *, n_bins: int = 5) -> DeltaIndex:

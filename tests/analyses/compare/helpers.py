@@ -45,3 +45,17 @@ def classification_pair(
             frame["score"] = score
         frames.append(frame)
     return frames[0], frames[1]
+
+
+def regression_pair(rng: np.random.Generator, n: int = 600) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(baseline frame, candidate frame): one regression sample, the candidate noisier."""
+    y = rng.normal(0, 1, n)
+    base = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x": rng.random(n),
+            "label": y,
+            "prediction": y + rng.normal(0, 0.5, n),
+        }
+    )
+    return base, base.assign(prediction=y + rng.normal(0, 0.6, n))

@@ -10,7 +10,7 @@ from mlqa_debug.analyses.compare import FLIP_KINDS, flip_counts, flip_table, pai
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import ParameterError
 
-from .helpers import classification_pair, predictions
+from .helpers import classification_pair, predictions, regression_pair
 
 
 def _reference(base: pd.DataFrame, cand: pd.DataFrame) -> pd.Series:
@@ -106,17 +106,8 @@ def test_bad_kind_and_page() -> None:
 
 
 def test_regression_flips(rng: np.random.Generator) -> None:
-    n = 500
-    y = rng.normal(0, 1, n)
-    base = pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "x": rng.random(n),
-            "label": y,
-            "prediction": y + rng.normal(0, 0.5, n),
-        }
-    )
-    cand = base.assign(prediction=y + rng.normal(0, 0.6, n))
+    base, cand = regression_pair(rng, 500)
+    y = base["label"].to_numpy()
     paired = pair_predictions(
         predictions(cand, task="regression"), predictions(base, task="regression")
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 from sklearn import metrics
@@ -12,7 +11,7 @@ from mlqa_debug.analyses.compare import headline, pair_predictions
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import ParameterError
 
-from .helpers import classification_pair, predictions
+from .helpers import classification_pair, predictions, regression_pair
 
 
 def test_loans_error_rate_and_mcnemar(loans: Predictions, loans_v2: Predictions) -> None:
@@ -127,21 +126,8 @@ def test_bootstrap_interval_against_row_resampling() -> None:
     )
 
 
-def _regression_pair(rng: np.random.Generator, n: int = 600) -> tuple[pd.DataFrame, pd.DataFrame]:
-    y = rng.normal(0, 1, n)
-    base = pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "x": rng.random(n),
-            "label": y,
-            "prediction": y + rng.normal(0, 0.5, n),
-        }
-    )
-    return base, base.assign(prediction=y + rng.normal(0, 0.6, n))
-
-
 def test_regression_headline(rng: np.random.Generator) -> None:
-    base, cand = _regression_pair(rng)
+    base, cand = regression_pair(rng)
     paired = pair_predictions(
         predictions(cand, task="regression"), predictions(base, task="regression")
     )

@@ -10,7 +10,7 @@ from mlqa_debug.analyses.compare import OUTCOME, pair_predictions
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import CompareError
 
-from .helpers import classification_pair, predictions
+from .helpers import classification_pair, predictions, regression_pair
 
 
 @pytest.fixture
@@ -180,17 +180,8 @@ def test_pair_mask_and_memo(loans: Predictions, loans_v2: Predictions) -> None:
 
 
 def test_regression_pairs_use_the_baseline_threshold(rng: np.random.Generator) -> None:
-    n = 400
-    y = rng.normal(0, 1, n)
-    base = pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "x": rng.random(n),
-            "label": y,
-            "prediction": y + rng.normal(0, 0.5, n),
-        }
-    )
-    cand = base.assign(prediction=y + rng.normal(0, 0.6, n))
+    base, cand = regression_pair(rng, 400)
+    y = base["label"].to_numpy()
     paired = pair_predictions(
         predictions(cand, task="regression"), predictions(base, task="regression")
     )
