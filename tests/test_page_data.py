@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from mlqa_debug import Roles, SchemaError
+from mlqa_debug import jobs as job_limits
 from mlqa_debug.data.workspace import Workspace, validate_name
 from mlqa_debug.ui.pages import PAGES
 from mlqa_debug.ui.widgets import suggest_name
@@ -307,7 +308,12 @@ def test_app_with_a_link(open_page: OpenPage) -> None:
 
 
 @pytest.mark.parametrize("page", [p["page"] for p in PAGES])
-def test_app_navigates_to_every_page(open_page: OpenPage, page: str) -> None:
+def test_app_navigates_to_every_page(
+    open_page: OpenPage, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its own job limit: a background UMAP an earlier page started must not hold the one
+    # worker a 2-core machine has while this page's SHAP run waits for it.
+    monkeypatch.setattr(job_limits, "_LIMIT", job_limits.JobLimit(1))
     at = open_page(APP, ds="loans")
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
