@@ -30,8 +30,10 @@ in :attr:`Encoding.skipped`.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -135,18 +137,38 @@ def encode_features(
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     if max_categories < 2:
         raise ValueError(f"max_categories must be >= 2, got {max_categories}")
+    for column in features:
+        _column(frame, column)  # a missing column is an error before any work starts
+
+    def encode(column: str) -> EncodedFeature | Unsupported:
+        try:
+            return _encode(frame[column], column, n_bins, max_categories)
+        except Unsupported as exc:
+            return exc
+
+    workers = _THREADS if len(frame) * len(features) >= _THREADED_CELLS else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # NumPy lets go of the GIL
+        results = list(pool.map(encode, features))
     encoded: list[EncodedFeature] = []
     skipped: list[str] = []
-    for column in features:
-        series = _column(frame, column)
-        try:
-            encoded.append(_encode(series, column, n_bins, max_categories))
-        except Unsupported as exc:
+    for column, result in zip(features, results, strict=True):
+        if isinstance(result, Unsupported):
             warnings.warn(
-                f"column {column!r} left out of slice discovery: {exc}", UserWarning, stacklevel=2
+                f"column {column!r} left out of slice discovery: {result}",
+                UserWarning,
+                stacklevel=2,
             )
             skipped.append(column)
+        else:
+            encoded.append(result)
     return Encoding(tuple(encoded), tuple(skipped))
+
+
+_THREADS = min(4, os.cpu_count() or 1)
+_THREADED_CELLS = 2_000_000  # below this many values, threads cost more than they save
+
+
+_KIND_PREFIX = 10_000  # rows feature_kind reads before deciding a column is numeric
 
 
 def feature_kind(series: pd.Series, *, n_bins: int = 5) -> FeatureKind:
@@ -160,6 +182,11 @@ def feature_kind(series: pd.Series, *, n_bins: int = 5) -> FeatureKind:
     if types.is_timedelta64_dtype(dtype) or types.is_complex_dtype(dtype):
         raise Unsupported(f"dtype {dtype} has no slice predicates")
     if types.is_numeric_dtype(dtype):
+        # More than n_bins distinct values in a prefix settles it without a pass
+        # over a million rows; only columns that look categorical there are read whole.
+        head = series.iloc[:_KIND_PREFIX].to_numpy(dtype=np.float64, na_value=np.nan)
+        if len(pd.unique(head[~np.isnan(head)])) > n_bins:
+            return "numeric"
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         few = pd.unique(values[~np.isnan(values)])
         return "categorical" if len(few) <= n_bins and np.isfinite(few).all() else "numeric"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 
-from scipy import special, stats
+from scipy import special
 
 from mlqa_debug.stats.results import Estimate
 
@@ -89,6 +89,8 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float:
     pooled = (k1 + k2) / (n1 + n2)
     if min(n1, n2) * min(pooled, 1.0 - pooled) < _FISHER_BELOW:
         table = [[k1, n1 - k1], [k2, n2 - k2]]
+        from scipy import stats  # lazy: importing scipy.stats takes about a second
+
         return min(float(stats.fisher_exact(table).pvalue), 1.0)
     se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
     z = (k1 / n1 - k2 / n2) / se

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from mlqa_debug.stats.intervals import wilson_interval
 from mlqa_debug.stats.results import Estimate
@@ -225,6 +225,8 @@ def wilcoxon_p_value(d: npt.ArrayLike) -> float:
         return _NAN
     if not np.any(values):
         return 1.0
+    from scipy import stats  # lazy: importing scipy.stats takes about a second
+
     return float(stats.wilcoxon(values, zero_method="wilcox", method="auto").pvalue)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mlqa_debug.analyses.embeddings.rule_columns import SEPARATION_BINS, check_positions, rule_frame
 from mlqa_debug.data.predictions import Predictions
@@ -89,6 +88,8 @@ def _separation(codes: np.ndarray, chosen: np.ndarray, k: int) -> tuple[int, dic
     if present.sum() < 2:
         return None
     table = np.vstack([inside[present], outside[present]])
+    from scipy import stats  # lazy: importing scipy.stats takes about a second
+
     chi2, p_value, _, _ = stats.chi2_contingency(table, correction=False)
     strength = math.sqrt(chi2 / table.sum())
     share_in, share_out = inside / inside.sum(), outside / outside.sum()
