@@ -23,6 +23,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 ExampleId: TypeAlias = str | int
 """An id as a case stores it in JSON: text or an integer."""
@@ -109,6 +111,8 @@ def id_keys(values: Iterable[Any]) -> pd.Index:
     if isinstance(values, pd.Series | pd.Index):
         if isinstance(values.dtype, pd.CategoricalDtype):
             return _categorical_keys(pd.Categorical(values))
+        if isinstance(values.dtype, pd.StringDtype) and not values.hasnans:
+            return pd.Index(values.array)  # text is its own key; Arrow-backed text stays so
         return pd.Index(_array_keys(_pandas_array(values)), dtype=object)
     return pd.Index(_array_keys(_as_array(values)), dtype=object)
 
@@ -182,19 +186,29 @@ def _unique(keys: pd.Index, firsts: np.ndarray) -> pd.Index:
     return keys if len(firsts) == len(keys) else keys[firsts]
 
 
-def _repeated(keys: pd.Index, firsts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The values of ids that occur more than once, each once, by first occurrence."""
+def _repeated(keys: pd.Index, firsts: np.ndarray) -> np.ndarray:
+    """First rows of the ids that occur more than once, each once, by first occurrence."""
     if len(firsts) == len(keys):
-        return values[:0]
+        return firsts[:0]
     repeated = keys.duplicated(keep=False)
-    return values[firsts[repeated[firsts]]]
+    return firsts[repeated[firsts]]
 
 
-def _keys_and_values(ids: Iterable[Any]) -> tuple[pd.Index, np.ndarray]:
-    if isinstance(ids, pd.Series | pd.Index):
-        return id_keys(ids), _as_array(ids)
-    values = _as_array(ids)
-    return id_keys(values), values
+def _values(ids: Iterable[Any]) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The ids by position; text columns stay in their own array (read only where reported)."""
+    if isinstance(ids, pd.Series | pd.Index) and isinstance(ids.dtype, pd.StringDtype):
+        return ids.array
+    return _as_array(ids)
+
+
+def _at(values: np.ndarray | pd.api.extensions.ExtensionArray, rows: np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return np.asarray(values[rows], dtype=object)
+
+
+def _keys(ids: Iterable[Any], values: np.ndarray | pd.api.extensions.ExtensionArray) -> pd.Index:
+    return id_keys(ids if isinstance(ids, pd.Series | pd.Index) else values)
 
 
 def match_ids(
@@ -203,37 +217,133 @@ def match_ids(
     *,
     left_labels: Iterable[Any] | None = None,
     right_labels: Iterable[Any] | None = None,
+    unique: bool = False,
 ) -> IdMatch:
     """Pair the rows of two tables by id (see :class:`IdMatch`); labels, if given, are compared.
 
     Ids compare as :func:`id_key` text. ``left_labels`` and ``right_labels`` (one
     per row of each table, given together) fill ``labels_differ`` with the left
-    ids of paired rows whose labels differ (labels compare like ids).
+    ids of paired rows whose labels differ (labels compare like ids). ``unique``
+    says the caller knows no id repeats on either side (a loaded table's ids, see
+    the ``ids`` check), which skips the search for repeats.
     """
     if (left_labels is None) != (right_labels is None):
         raise ValueError("give labels for both tables or for neither")
-    left_keys, left_values = _keys_and_values(left_ids)
-    right_keys, right_values = _keys_and_values(right_ids)
-    left_firsts, right_firsts = _first_rows(left_keys), _first_rows(right_keys)
-    found = _unique(right_keys, right_firsts).get_indexer(_unique(left_keys, left_firsts))
-    hit = found >= 0
-    paired_right = np.zeros(len(right_firsts), dtype=bool)
-    paired_right[found[hit]] = True
-    left, right = left_firsts[hit], right_firsts[found[hit]]
-    differ = left_values[:0]
+    left_values, right_values = _values(left_ids), _values(right_ids)
+    if left_values.dtype.kind == right_values.dtype.kind == "i":  # as their text compares
+        left_keys, right_keys = pd.Index(left_values), pd.Index(right_values)
+    else:
+        left_keys, right_keys = _keys(left_ids, left_values), _keys(right_ids, right_values)
+    if unique or min(len(left_keys), len(right_keys)) * _LOOKUP_RATIO < max(
+        len(left_keys), len(right_keys)
+    ):
+        pairing = _pair_by_lookup(left_keys, right_keys, unique=unique)
+    else:
+        pairing = _pair_by_codes(left_keys, right_keys)
+    left, right = pairing.left, pairing.right
+    differ = left[:0]
     if left_labels is not None and right_labels is not None:
         labels = id_keys(left_labels).to_numpy(), id_keys(right_labels).to_numpy()
         _check_lengths(labels, (len(left_values), len(right_values)))
-        differ = left_values[left[labels[0][left] != labels[1][right]]]
+        differ = left[labels[0][left] != labels[1][right]]
     return IdMatch(
         left=left,
         right=right,
-        only_left=left_values[left_firsts[~hit]],
-        only_right=right_values[right_firsts[~paired_right]],
-        duplicated_left=_repeated(left_keys, left_firsts, left_values),
-        duplicated_right=_repeated(right_keys, right_firsts, right_values),
-        labels_differ=differ,
+        only_left=_at(left_values, pairing.only_left),
+        only_right=_at(right_values, pairing.only_right),
+        duplicated_left=_at(left_values, pairing.repeated_left),
+        duplicated_right=_at(right_values, pairing.repeated_right),
+        labels_differ=_at(left_values, differ),
     )
+
+
+_LOOKUP_RATIO = 8
+"""Tables this many times apart in size are paired by lookup, the larger side's hash
+table kept (a few case ids against a dataset); tables of similar size by one
+factorisation of both (two million-row tables, three times faster)."""
+
+
+@dataclass(frozen=True)
+class _Pairing:
+    """Positions: the pairs, and the first rows of ids on one side only or repeated."""
+
+    left: np.ndarray
+    right: np.ndarray
+    only_left: np.ndarray
+    only_right: np.ndarray
+    repeated_left: np.ndarray
+    repeated_right: np.ndarray
+
+
+def _pair_by_lookup(left_keys: pd.Index, right_keys: pd.Index, *, unique: bool) -> _Pairing:
+    if unique:
+        left_firsts, right_firsts = np.arange(len(left_keys)), np.arange(len(right_keys))
+    else:
+        left_firsts, right_firsts = _first_rows(left_keys), _first_rows(right_keys)
+    if unique:
+        found = _positions(right_keys, left_keys)
+    else:  # get_indexer keeps the table it builds: a dataset's keys are matched many times
+        found = _unique(right_keys, right_firsts).get_indexer(_unique(left_keys, left_firsts))
+    hit = found >= 0
+    paired_right = np.zeros(len(right_firsts), dtype=bool)
+    paired_right[found[hit]] = True
+    return _Pairing(
+        left=left_firsts[hit],
+        right=right_firsts[found[hit]],
+        only_left=left_firsts[~hit],
+        only_right=right_firsts[~paired_right],
+        repeated_left=_repeated(left_keys, left_firsts),
+        repeated_right=_repeated(right_keys, right_firsts),
+    )
+
+
+def _positions(keys: pd.Index, wanted: pd.Index) -> np.ndarray:
+    """Per wanted key, its position in ``keys`` (unique), or -1, for a one-off lookup.
+
+    Arrow-backed text is looked up in Arrow, twice as fast as pandas' object table
+    for a million ids; anything else with ``get_indexer``.
+    """
+    if _is_arrow_text(keys) and _is_arrow_text(wanted):
+        found = pc.fill_null(
+            pc.index_in(pa.array(wanted.array), value_set=pa.array(keys.array)), -1
+        )
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return keys.get_indexer(wanted)
+
+
+def _is_arrow_text(keys: pd.Index) -> bool:
+    return isinstance(keys.dtype, pd.StringDtype) and keys.dtype.storage == "pyarrow"
+
+
+def _pair_by_codes(left_keys: pd.Index, right_keys: pd.Index) -> _Pairing:
+    """One hash pass over both sides' keys; the rest is integer arithmetic on the codes."""
+    n_left = len(left_keys)
+    codes, uniques = pd.factorize(left_keys.append(right_keys))
+    codes = codes.astype(np.int64, copy=False)
+    left_codes, right_codes = codes[:n_left], codes[n_left:]
+    k = len(uniques)
+    left_firsts, _ = _first_occurrences(left_codes, k)
+    right_firsts, first_right = _first_occurrences(right_codes, k)
+    found = first_right[left_codes[left_firsts]]
+    hit = found >= 0
+    count_left = np.bincount(left_codes, minlength=k)
+    count_right = np.bincount(right_codes, minlength=k)
+    return _Pairing(
+        left=left_firsts[hit],
+        right=found[hit],
+        only_left=left_firsts[~hit],
+        only_right=right_firsts[count_left[right_codes[right_firsts]] == 0],
+        repeated_left=left_firsts[count_left[left_codes[left_firsts]] > 1],
+        repeated_right=right_firsts[count_right[right_codes[right_firsts]] > 1],
+    )
+
+
+def _first_occurrences(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of each code's first occurrence, and per code that position or -1."""
+    firsts = np.flatnonzero(~pd.Series(codes).duplicated(keep="first").to_numpy())
+    where = np.full(k, -1, dtype=np.int64)
+    where[codes[firsts]] = firsts
+    return firsts, where
 
 
 def _check_lengths(labels: tuple[np.ndarray, np.ndarray], n_rows: tuple[int, int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlqa_debug.data import ids
 from mlqa_debug.data.ids import IdMatch, id_key, id_keys, match_ids, plain_id
 
 # Few distinct values, so that ids collide across the tables and repeat within one.
@@ -234,3 +236,47 @@ def test_a_million_rows() -> None:
     assert sorted(m.only_right.tolist()) == sorted(str(v) for v in range(n, n + 10))
     assert (left.to_numpy()[m.left].astype(str) == right.to_numpy()[m.right]).all()
     assert m.labels_differ.size == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(two_tables())
+def test_both_ways_of_pairing_give_the_same_answer(tables: tuple[list[Any], ...]) -> None:
+    # tables of similar size pair by factorising both; far apart in size, by lookup
+    left, right, left_labels, right_labels = tables
+    want = brute_force(left, right, left_labels, right_labels)
+    for ratio in (0, 10**9):  # 0: always by lookup; huge: always by codes
+        with patch.object(ids, "_LOOKUP_RATIO", ratio):
+            found = match_ids(left, right, left_labels=left_labels, right_labels=right_labels)
+        assert same(as_lists(found), want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "7", "", "x y"]), max_size=30), st.data())
+def test_arrow_text_ids_match_like_python_text(left: list[str], data: st.DataObject) -> None:
+    right = data.draw(st.lists(st.sampled_from(["a", "7", "c", ""]), max_size=30))
+    arrow_left = pd.Series(left, dtype=pd.StringDtype("pyarrow"))
+    arrow_right = pd.Series(right, dtype=pd.StringDtype("pyarrow"))
+    found = match_ids(arrow_left, arrow_right, left_labels=left, right_labels=right)
+    assert same(as_lists(found), brute_force(left, right, left, right))
+    assert same(as_lists(match_ids(arrow_left, right)), brute_force(left, right, None, None))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), max_size=30, unique=True),
+    st.lists(st.integers(0, 40), max_size=30, unique=True),
+    st.sampled_from(["int64", "object", "arrow"]),
+)
+def test_ids_known_unique_pair_as_the_general_search_does(
+    left: list[int], right: list[int], kind: str
+) -> None:
+    def column(values: list[int]) -> pd.Series:
+        if kind == "int64":
+            return pd.Series(values, dtype="int64")
+        text = [f"r{v:03d}" for v in values]
+        return pd.Series(text, dtype=object if kind == "object" else pd.StringDtype("pyarrow"))
+
+    a, b = column(left), column(right)
+    want = brute_force(a.tolist(), b.tolist(), None, None)
+    assert same(as_lists(match_ids(a, b, unique=True)), want)
+    assert same(as_lists(match_ids(a, b)), want)
