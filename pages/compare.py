@@ -52,6 +52,14 @@ if not mask.any():
 
 # ---------------------------------------------------------------- verdict and headline
 verdict_slot = st.empty()  # filled once the slices are compared: the numbers paint first
+cols = st.columns(4)
+cols[0].metric(  # known from the mask alone, so it paints before any test runs
+    "Rows compared",
+    count(int(mask.sum())),
+    f"{percent(mask.mean())} of the pairs",
+    delta_color="off",
+    delta_arrow="off",
+)
 try:
     head = ui.headline_for(paired, ctx, mask)
     flips = ui.flips_for(paired, ctx, mask)
@@ -59,14 +67,6 @@ except MlqaError as e:
     st.error(md(e))
     st.stop()
 primary = head.primary
-cols = st.columns(4)
-cols[0].metric(
-    "Rows compared",
-    count(int(mask.sum())),
-    f"{percent(mask.mean())} of the pairs",
-    delta_color="off",
-    delta_arrow="off",
-)
 name = view.lower_label(primary.label)
 cols[1].metric(f"Baseline {name}", view.value_text(primary.baseline, primary.metric))
 cols[2].metric(

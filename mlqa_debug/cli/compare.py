@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mlqa_debug.analyses.compare.report import Comparison, compare, write_comparison_junit
@@ -107,8 +108,10 @@ def _name(target: str) -> str | None:
 def cmd_compare(args: argparse.Namespace) -> int:
     where = parse_slice(args.where)
     link = _link(args)
-    baseline = _load(args.baseline, args, "baseline")
-    candidate = _load(args.candidate, args, "candidate")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # reading and hashing let go of the GIL
+        later = pool.submit(_load, args.candidate, args, "candidate")
+        baseline = _load(args.baseline, args, "baseline")  # its error, if any, comes first
+        candidate = later.result()
     cache = DiskCache(workspace_from_args(args).cache_dir("compare")) if args.discover else None
     comparison = compare(
         candidate,

@@ -17,6 +17,7 @@ import io
 import os
 import tomllib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,14 @@ def read_table(
 ) -> RawTable:
     """Read a CSV or Parquet file (a path or a binary file-like object) and its sidecar."""
     raw, display, path = _read_bytes(source, name=name, max_bytes=max_bytes)
-    frame = _parse(raw, display)
-    fingerprint = hashlib.blake2b(raw, digest_size=16).hexdigest()
-    return RawTable(frame, display, fingerprint, _sidecar_roles(path, sidecar))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib lets go of the GIL while it hashes
+        fingerprint = pool.submit(_fingerprint, raw)
+        frame = _parse(raw, display)
+        return RawTable(frame, display, fingerprint.result(), _sidecar_roles(path, sidecar))
+
+
+def _fingerprint(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 def read_sidecar(path: Path) -> Roles:

@@ -18,7 +18,7 @@ counts; regression: paired t from per-code sums of ``d = |e_c| - |e_b|`` and ``d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,9 @@ import pandas as pd
 from mlqa_debug.analyses.breakdown.compute import group_features, pack_codes
 from mlqa_debug.analyses.compare.pairing import PairedPredictions
 from mlqa_debug.analyses.discovery.service import feature_encoding
+from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import ParameterError
-from mlqa_debug.slicing import EMPTY, Slice, encode_features, slice_mask
+from mlqa_debug.slicing import EMPTY, Slice, slice_mask
 from mlqa_debug.slicing.encoding import Encoding
 from mlqa_debug.stats import (
     CORRECTIONS,
@@ -139,12 +140,11 @@ class DeltaIndex:
     @classmethod
     def build(cls, paired: PairedPredictions, *, n_bins: int) -> DeltaIndex:
         """Code the candidate's features on the compared rows and pack them with the cells."""
-        candidate = paired.candidate
-        features = [c for c, k in candidate.schema.features.items() if k != "text"]
-        if paired.n == candidate.n_samples and np.array_equal(paired.rows, np.arange(paired.n)):
-            encoding = feature_encoding(candidate, features, n_bins)  # shared with discovery
-        else:
-            encoding = encode_features(candidate.frame.iloc[paired.rows], features, n_bins=n_bins)
+        encoding = candidate_encoding(paired.candidate, n_bins=n_bins)
+        if paired.n != paired.candidate.n_samples or not np.array_equal(
+            paired.rows, np.arange(paired.n)
+        ):
+            encoding = _at_rows(encoding, paired.rows)
         cards = encoding.cardinalities
         if paired.is_classification:
             n_cells, weights = 4, None
@@ -182,6 +182,21 @@ class DeltaIndex:
             index.kinds,
             index.columns,
         )
+
+
+def candidate_encoding(candidate: Predictions, *, n_bins: int = 5) -> Encoding:
+    """The candidate's coded features over all its rows, shared with the Discover page.
+
+    Bins are the candidate table's own, as on the Slices and Discover pages; the
+    index takes the compared rows' codes from it.
+    """
+    features = [c for c, k in candidate.schema.features.items() if k != "text"]
+    return feature_encoding(candidate, features, n_bins)
+
+
+def _at_rows(encoding: Encoding, rows: np.ndarray) -> Encoding:
+    features = tuple(replace(f, codes=f.codes[rows]) for f in encoding.features)
+    return Encoding(features, encoding.skipped)
 
 
 def _offsets(cards: list[int]) -> np.ndarray:

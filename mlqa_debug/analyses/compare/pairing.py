@@ -21,9 +21,8 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
-from mlqa_debug.data.ids import IdMatch, id_key, match_ids
+from mlqa_debug.data.ids import id_key, match_ids
 from mlqa_debug.data.memo import freeze, kind_of
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import CompareError
@@ -357,7 +356,7 @@ def _pair(candidate: Predictions, baseline: Predictions) -> PairedPredictions:
             "in the same order)"
         )
     c_ids, b_ids = candidate.frame[c_id], baseline.frame[b_id]
-    match = _match(c_ids, b_ids)
+    match = match_ids(c_ids, b_ids, unique=_ids_checked(candidate) and _ids_checked(baseline))
     if match.n_matched == 0:
         raise CompareError(
             f"no id is in both tables: candidate {_name(candidate)} has ids "
@@ -379,24 +378,9 @@ def _pair(candidate: Predictions, baseline: Predictions) -> PairedPredictions:
     )
 
 
-def _match(c_ids: pd.Series, b_ids: pd.Series) -> IdMatch:
-    """:func:`match_ids`, with fast paths for unique integer ids and identical id columns."""
-    c, b = c_ids.to_numpy(), b_ids.to_numpy()
-    if c.dtype.kind == "i" and b.dtype.kind == "i":
-        c_index, b_index = pd.Index(c.astype(np.int64)), pd.Index(b.astype(np.int64))
-        if c_index.is_unique and b_index.is_unique:  # integers compare as their text does
-            found = b_index.get_indexer(c_index)
-            hit = found >= 0
-            paired = np.zeros(len(b), dtype=bool)
-            paired[found[hit]] = True
-            return IdMatch(
-                np.flatnonzero(hit), found[hit], c[~hit], b[~paired], c[:0], b[:0], c[:0]
-            )
-    elif len(c) == len(b) and c.dtype == b.dtype == object and np.array_equal(c, b):
-        if pd.api.types.infer_dtype(c, skipna=False) == "string" and pd.Index(c).is_unique:
-            rows = np.arange(len(c))
-            return IdMatch(rows, rows, c[:0], b[:0], c[:0], b[:0], c[:0])
-    return match_ids(c_ids, b_ids)
+def _ids_checked(p: Predictions) -> bool:
+    """Whether the loader found the table's ids unique (a table built by hand may repeat them)."""
+    return any(r.name == "ids" and r.status == "pass" for r in p.checks())
 
 
 def _examples(values: np.ndarray) -> str:

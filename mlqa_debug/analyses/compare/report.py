@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import socket
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from mlqa_debug.analyses.compare.deltas import SliceDeltas, slice_deltas
+from mlqa_debug.analyses.compare.deltas import SliceDeltas, candidate_encoding, slice_deltas
 from mlqa_debug.analyses.compare.flips import Flips, flip_counts
 from mlqa_debug.analyses.compare.headline import Headline, MetricDelta, headline
 from mlqa_debug.analyses.compare.newly import NewFailures, newly_failing
@@ -377,7 +378,10 @@ def compare(
     candidate or selects no compared row, :class:`ParameterError` for bad options.
     """
     _check_options(alpha, min_size, correction)
-    paired = pair_predictions(candidate, baseline)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # code the features while pairing the ids
+        coded = pool.submit(candidate_encoding, candidate)
+        paired = pair_predictions(candidate, baseline)
+        coded.result()
     if paired.n == 0:
         raise CompareError("no row pairs up between the candidate and the baseline")
     mask = _pair_mask(paired, where)
