@@ -23,11 +23,27 @@ rows coincide, fresh ids) and registered in a new workspace. Then, with a real
     python benchmarks/bench_embeddings.py --sizes 2000     # a quick run
 
 The table is also written to ``benchmarks/out/bench_embeddings.md``.
+
+``--payload`` (no browser, no server) builds the first view's figure in process
+(the PCA map the page shows while UMAP runs, coloured by error, sampled to
+50,000 points) and prints the bytes of the JSON Streamlit sends for it
+(``plotly.io.to_json(fig, validate=False)``, as ``st.plotly_chart`` does):
+hover as data (typed ``customdata`` and a ``hovertemplate``) against the same
+points with one HTML hover text per point (the figure before issue 13). It also
+estimates the selection message for a box around every drawn point, from what
+plotly.js puts in each selected point (x, y, customdata, text, hovertext) and
+what Streamlit's frontend keeps of it. Written to
+``benchmarks/out/bench_embeddings_payload.md``.
+
+    python benchmarks/bench_embeddings.py --payload                # 1,000,000 rows
+    python benchmarks/bench_embeddings.py --payload --sizes 100000,1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import sys
 import tempfile
 import time
@@ -197,10 +213,151 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def text_hover_figure(fig: Any, predictions: Any, points: Any) -> Any:
+    """The same figure with the hover as before: an HTML string per point, positions only."""
+    import plotly.graph_objects as go
+
+    from mlqa_debug.analyses.embeddings.hover import hover_texts
+
+    texts = hover_texts(predictions, points.positions)
+    where = pd.Index(points.positions)
+    old = go.Figure(fig)
+    for trace in old.data:
+        rows = _first_column(np.asarray(trace.customdata))
+        trace.update(
+            customdata=rows.astype(np.int32),
+            text=None,
+            hovertext=texts[where.get_indexer(rows)],
+            hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+        )
+    return old
+
+
+def _first_column(data: np.ndarray) -> np.ndarray:
+    return data if data.ndim == 1 else data[:, 0]
+
+
+def _decoded(value: Any) -> Any:
+    """A plotly typed array from the JSON as the browser decodes it, else ``value``."""
+    if not (isinstance(value, dict) and "bdata" in value):
+        return value
+    array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    shape = value.get("shape")
+    return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+
+
+def _js(value: Any) -> Any:
+    """A number as JavaScript's JSON.stringify writes it (integral floats without ``.0``)."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _js_row(value: Any) -> Any:
+    """One point's customdata: a number, or a typed-array row (an object ``{"0": ...}``)."""
+    if np.ndim(value) == 0:
+        return _js(value)
+    return {str(k): _js(v) for k, v in enumerate(np.asarray(value).tolist())}
+
+
+def selection_message_bytes(spec: str) -> int:
+    """Bytes of the selection state Streamlit's frontend sends for a box around every point.
+
+    Per point: what plotly.js reports (curve and point numbers, x, y and each
+    per-point array: customdata, text, hovertext, marker colour), minus ``data``
+    and ``fullData``, which Streamlit drops; keys in snake case, as it sends them.
+    """
+    points, indices = [], set()
+    for curve, trace in enumerate(json.loads(spec)["data"]):
+        arrays = {key: _decoded(trace.get(key)) for key in ("x", "y", "customdata")}
+        strings = {key: trace[key] for key in ("text", "hovertext") if key in trace}
+        color = _decoded(trace.get("marker", {}).get("color"))
+        for i in range(len(arrays["x"])):
+            point = {"curve_number": curve, "point_number": i, "point_index": i}
+            point |= {"x": _js(arrays["x"][i]), "y": _js(arrays["y"][i])}
+            point["customdata"] = _js_row(arrays["customdata"][i])
+            point |= {key: values[i] for key, values in strings.items()}
+            if isinstance(color, np.ndarray):
+                point["marker_color"] = _js(color[i])
+            points.append(point)
+            indices.add(i)
+    box = {"xref": "x", "yref": "y", "x": [-1e9, 1e9], "y": [-1e9, 1e9]}
+    state = {"selection": {"points": points, "point_indices": sorted(indices)}}
+    state["selection"] |= {"box": [box], "lasso": []}
+    return len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def payload_sizes(n_rows: int, root: Path) -> dict[str, float]:
+    """First view's figure bytes and select-all message bytes, before and after."""
+    import plotly.io as pio
+
+    from mlqa_debug.analyses import embeddings as emb
+    from mlqa_debug.analyses.embeddings.figures import embedding_map
+    from mlqa_debug.data.predictions import load_predictions
+
+    predictions = load_predictions(make_table(n_rows, root / f"payload{n_rows}.csv"))
+    projection = emb.get_projection(predictions, method="pca", cache=None)
+    start = time.perf_counter()
+    points = emb.map_points(predictions, projection)
+    after = pio.to_json(embedding_map(points, revision=projection.key), validate=False)
+    seconds = time.perf_counter() - start
+    fig = embedding_map(points, revision=projection.key)
+    before = pio.to_json(text_hover_figure(fig, predictions, points), validate=False)
+    return {
+        "rows": n_rows,
+        "points": len(points.positions),
+        "before": len(before.encode()),
+        "after": len(after.encode()),
+        "after_s": seconds,
+        "selection_before": selection_message_bytes(before),
+        "selection_after": selection_message_bytes(after),
+    }
+
+
+def payload_table(results: list[dict[str, float]]) -> str:
+    lines = [
+        "| rows | points drawn | first view figure: per-point HTML hover MB | "
+        "hover as data MB | ratio | select-all message: before MB | after MB | ratio | "
+        "build + to_json s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['rows']:,} | {r['points']:,} | {r['before'] / 1e6:.2f} | "
+            f"{r['after'] / 1e6:.2f} | {r['after'] / r['before']:.2f} | "
+            f"{r['selection_before'] / 1e6:.2f} | {r['selection_after'] / 1e6:.2f} | "
+            f"{r['selection_after'] / r['selection_before']:.2f} | {r['after_s']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def payload_main(sizes: list[int]) -> int:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-emb-payload-") as tmp:
+        for size in sizes:
+            results.append(payload_sizes(size, Path(tmp)))
+            print(payload_table(results[-1:]).splitlines()[-1], flush=True)
+    text = payload_table(results)
+    print(text)
+    OUT_DIR.mkdir(exist_ok=True)
+    note = (
+        "Bytes of `plotly.io.to_json(fig, validate=False)` (what `st.plotly_chart` sends) for "
+        "the first view (PCA, coloured by error, sampled); the select-all message is estimated "
+        "from what plotly.js reports per selected point.\n\n"
+    )
+    (OUT_DIR / "bench_embeddings_payload.md").write_text(note + text + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,50000", help="comma-separated row counts")
+    parser.add_argument("--sizes", default=None, help="comma-separated row counts")
+    parser.add_argument(
+        "--payload", action="store_true", help="figure and selection bytes only (no browser)"
+    )
     args = parser.parse_args(argv)
+    if args.payload:
+        return payload_main([int(s) for s in (args.sizes or "1000000").split(",")])
+    args.sizes = args.sizes or "10000,50000"
     chromium = find_chromium()
     if chromium is None:
         print("no Chromium found", file=sys.stderr)

@@ -15,7 +15,10 @@ SELECTED_IN_BROWSER = """() => {
     let rows = [];
     gd.data.forEach((trace, k) => {
         const customdata = gd._fullData[k].customdata;  // decoded from plotly's typed array
-        for (const i of trace.selectedpoints || []) rows.push(Number(customdata[i]));
+        for (const i of trace.selectedpoints || []) {
+            const c = customdata[i];  // the row position, or a row whose first value it is
+            rows.push(Number(Array.isArray(c) || ArrayBuffer.isView(c) ? c[0] : c));
+        }
     });
     return rows;
 }"""

@@ -1,8 +1,12 @@
 """The embedding map as a plotly figure: WebGL points, one trace per colour group.
 
-Every point carries its row position in ``customdata`` (a number), so a box or
-lasso selection maps back to rows whatever the trace order
-(:func:`mlqa_debug.analyses.embeddings.selection.selected_positions`). No Streamlit here.
+Every point carries its row position in ``customdata`` (a number, or the first
+column of a 2-D ``customdata`` whose other columns are the hover's numbers), so a
+box or lasso selection maps back to rows whatever the trace order
+(:func:`mlqa_debug.analyses.embeddings.selection.selected_positions`). The hover
+label is a ``hovertemplate`` over typed arrays
+(:func:`mlqa_debug.analyses.embeddings.hover_template.trace_hover`), not an HTML string
+per point. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from mlqa_debug.analyses.embeddings.clusters import ClusterResult
+from mlqa_debug.analyses.embeddings.hover_template import trace_hover
 from mlqa_debug.analyses.embeddings.points import MapPoints
 
 ERROR_COLOR = "#d62728"
@@ -58,14 +63,16 @@ def _draw_order(names: tuple[str, ...]) -> list[int]:
 def _trace(
     points: MapPoints, rows: np.ndarray, *, name: str, size: int, **marker: object
 ) -> go.Scattergl:
+    hover = trace_hover(points.hover, rows)
     return go.Scattergl(
-        x=points.coords[rows, 0],
-        y=points.coords[rows, 1],
+        x=points.coords[rows, 0].astype(np.float32),
+        y=points.coords[rows, 1].astype(np.float32),
         mode="markers",
         name=name,
-        customdata=points.positions[rows].astype(np.int32),
-        hovertext=points.hover[rows],
-        hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>",
+        customdata=hover.customdata,
+        text=hover.text,
+        hovertext=hover.hovertext,
+        hovertemplate=hover.template,
         marker={"size": size, "opacity": 0.8, "line": {"width": 0}, **marker},
     )
 
@@ -99,7 +106,7 @@ def continuous_trace(points: MapPoints) -> go.Scattergl:
         np.arange(len(points.positions)),
         name=points.color.title,
         size=marker_size(len(points.positions)),
-        color=values,
+        color=np.asarray(values, dtype=np.float32),  # a colour needs no more precision
         colorscale=scale,
         showscale=True,
         colorbar={"title": {"text": points.color.title}, "thickness": 12},

@@ -1,4 +1,4 @@
-"""The points a map view draws: which rows, where, in which colour, with which hover text.
+"""The points a map view draws: which rows, where, in which colour, with which hover fields.
 
 A view draws the slice's mapped rows (every mapped row when colouring by slice),
 sampled to at most :data:`~mlqa_debug.analyses.embeddings.sampling.MAX_POINTS`.
@@ -14,7 +14,7 @@ import numpy as np
 
 from mlqa_debug.analyses.embeddings.clusters import ClusterResult
 from mlqa_debug.analyses.embeddings.colors import ColorBy, ColorSpec, color_spec
-from mlqa_debug.analyses.embeddings.hover import hover_texts
+from mlqa_debug.analyses.embeddings.hover import HoverTable, hover_table
 from mlqa_debug.analyses.embeddings.lru import array_digest, remembered
 from mlqa_debug.analyses.embeddings.projection import Projection
 from mlqa_debug.analyses.embeddings.sampling import MAX_POINTS, PointSample, sample_points
@@ -25,12 +25,12 @@ __all__ = ["MapPoints", "map_points", "view_caption", "view_rows"]
 
 @dataclass(frozen=True, eq=False)
 class MapPoints:
-    """Everything the figure needs: points, their row positions, colours and hover texts."""
+    """Everything the figure needs: points, their row positions, colours and hover fields."""
 
     positions: np.ndarray
     coords: np.ndarray  # (len(positions), 2)
     color: ColorSpec
-    hover: np.ndarray
+    hover: HoverTable
     sample: PointSample
     axis_names: tuple[str, str]
     clusters: ClusterResult | None = None
@@ -67,7 +67,7 @@ def map_points(
         predictions,
         "embeddings.hover",
         array_digest(positions),
-        lambda: hover_texts(predictions, positions),
+        lambda: hover_table(predictions, positions),
     )
     return MapPoints(
         positions,

@@ -23,7 +23,8 @@ _MAX_VERTICES = 100_000
 
 
 def _as_position(value: Any) -> int | None:
-    """A row position from a point's customdata (a number, a list or a typed-array dict)."""
+    """A row position from a point's customdata: a number, or a 2-D customdata's row (a list,
+    or a typed-array row that JSON writes as ``{"0": position, "1": ...}``), position first."""
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     elif isinstance(value, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,12 @@ def load(frame: pd.DataFrame, write_table) -> Predictions:
 
 def pca_map(predictions: Predictions) -> emb.Projection:
     return emb.get_projection(predictions, method="pca", cache=None)
+
+
+def trace_positions(trace: Any) -> np.ndarray:
+    """A trace's row positions: its 1-D ``customdata``, or the first column of a 2-D one."""
+    data = np.asarray(trace.customdata)
+    return (data if data.ndim == 1 else data[:, 0]).astype(np.int64)
 
 
 def install_fake_umap(monkeypatch: pytest.MonkeyPatch) -> list[int]:

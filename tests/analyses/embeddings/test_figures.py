@@ -9,7 +9,7 @@ from mlqa_debug.analyses.embeddings import colors
 from mlqa_debug.analyses.embeddings.figures import BACKGROUND_GROUPS, embedding_map
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.slicing import parse_slice
-from tests.analyses.embeddings.helpers import pca_map
+from tests.analyses.embeddings.helpers import pca_map, trace_positions
 
 
 def test_figure_has_one_webgl_trace_per_group_with_row_positions(digits: Predictions) -> None:
@@ -17,20 +17,21 @@ def test_figure_has_one_webgl_trace_per_group_with_row_positions(digits: Predict
     fig = embedding_map(points)
     assert [t.type for t in fig.data] == ["scattergl"] * 10
     assert [t.name.split(" ")[0] for t in fig.data] == [str(c) for c in range(10)]
-    drawn = np.concatenate([np.asarray(t.customdata) for t in fig.data])
+    drawn = np.concatenate([trace_positions(t) for t in fig.data])
     assert sorted(drawn.tolist()) == list(range(899))
     for trace in fig.data:
         label = int(trace.name.split(" ")[0])
-        assert (digits.y_true_codes[np.asarray(trace.customdata)] == label).all()
+        rows = trace_positions(trace)
+        assert (digits.y_true_codes[rows] == label).all()
         x = np.asarray(trace.x)
-        np.testing.assert_allclose(x, points.coords[np.isin(points.positions, trace.customdata), 0])
+        np.testing.assert_allclose(x, points.coords[np.isin(points.positions, rows), 0])
     assert fig.layout.dragmode == "select"
 
 
 def test_errors_are_drawn_on_top(loans: Predictions) -> None:
     fig = embedding_map(emb.map_points(loans, pca_map(loans), color_by="error"))
     assert [t.name.split(" ")[0] for t in fig.data] == ["correct", "error"]
-    assert len(fig.data[1].customdata) == int(loans.error.sum())
+    assert len(trace_positions(fig.data[1])) == int(loans.error.sum())
 
 
 def test_continuous_colouring_is_one_trace_with_a_scale(
@@ -39,7 +40,9 @@ def test_continuous_colouring_is_one_trace_with_a_scale(
     fig = embedding_map(emb.map_points(diabetes, pca_map(diabetes), color_by="abs_error"))
     assert len(fig.data) == 1 and fig.data[0].marker.showscale
     np.testing.assert_allclose(
-        fig.data[0].marker.color, np.abs(diabetes.residual)[np.asarray(fig.data[0].customdata)]
+        fig.data[0].marker.color,
+        np.abs(diabetes.residual)[trace_positions(fig.data[0])],
+        rtol=1e-6,  # colours are sent as float32
     )
     conf = emb.map_points(loans, pca_map(loans), color_by="confidence")
     assert conf.color.is_continuous

@@ -7,7 +7,7 @@ import numpy as np
 from mlqa_debug.analyses import embeddings as emb
 from mlqa_debug.analyses.embeddings.figures import embedding_map
 from mlqa_debug.data.predictions import Predictions
-from tests.analyses.embeddings.helpers import pca_map
+from tests.analyses.embeddings.helpers import pca_map, trace_positions
 
 
 def test_selection_maps_to_rows_through_custom_data_with_coloured_traces(
@@ -17,7 +17,7 @@ def test_selection_maps_to_rows_through_custom_data_with_coloured_traces(
     rng = np.random.default_rng(0)
     points, expected = [], set()
     for curve, trace in enumerate(fig.data):
-        customdata = np.asarray(trace.customdata)
+        customdata = trace_positions(trace)
         for index in rng.choice(len(customdata), 5, replace=False):
             points.append(
                 {
@@ -33,7 +33,7 @@ def test_selection_maps_to_rows_through_custom_data_with_coloured_traces(
     got = emb.selected_positions(points, n_samples=digits.n_samples)
     assert got.tolist() == sorted(expected)
     # the trace index alone would be wrong: point 0 of every trace is a different row
-    assert len({int(np.asarray(t.customdata)[0]) for t in fig.data}) == len(fig.data)
+    assert len({int(trace_positions(t)[0]) for t in fig.data}) == len(fig.data)
 
 
 def test_selection_falls_back_to_trace_positions_and_ignores_junk() -> None:
