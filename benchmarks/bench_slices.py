@@ -142,9 +142,10 @@ def time_page(
             box.fill(text)
             t0 = time.perf_counter()
             box.press("Enter")
-            page.wait_for_function(
-                "([el, want]) => el.innerText.trim() === want",
-                arg=[metric.element_handle(), want],
+            page.wait_for_function(  # the first metric, looked up each frame (it may be redrawn)
+                "want => document.querySelector('[data-testid=\"stMetricValue\"]')"
+                "?.innerText.trim() === want",
+                arg=want,
                 timeout=120_000,
                 polling="raf",
             )
