@@ -45,7 +45,6 @@ from typing import IO
 
 import pyarrow as pa
 
-from mlqa_debug.data.load_cache import load_cached
 from mlqa_debug.data.predictions import (
     SUPPORTED_SUFFIXES,
     Predictions,
@@ -281,23 +280,10 @@ class Workspace:
             f"available: {', '.join(self.names()) or '(none)'}"
         )
 
-    def load(self, name: str, *, roles: Roles | None = None, cache: bool = False) -> Predictions:
-        """Load and validate a dataset, with optional extra role overrides.
-
-        ``cache=True`` goes through the load cache (:mod:`mlqa_debug.data.load_cache`,
-        under ``cache/loads/``) for a registered dataset: the CLI's choice, where every
-        command is a new process. The built-in samples are small and always read afresh.
-        """
+    def load(self, name: str, *, roles: Roles | None = None) -> Predictions:
+        """Load and validate a dataset, with optional extra role overrides."""
         entry = self.entry(name)
         merged = entry.roles.merged(roles) if roles else entry.roles
-        if cache and not entry.builtin:
-            return load_cached(
-                entry.path,
-                roles=merged,
-                name=entry.path.name,
-                cache_dir=self.root / "cache" / "loads",
-                dataset=entry.name,
-            )
         return load_predictions(entry.path, roles=merged, sidecar=False, name=entry.path.name)
 
     def add(
