@@ -72,11 +72,15 @@ def is_file_target(target: str) -> bool:
 
 
 def load_dataset_or_file(target: str, args: argparse.Namespace) -> Predictions:
-    """A registered dataset's name, or a path to a predictions file."""
+    """A registered dataset's name, or a path to a predictions file.
+
+    A dataset goes through the load cache, so a second command on an unchanged
+    dataset skips reading and validating it; a file given by path is read afresh.
+    """
     roles = roles_from_args(args) if hasattr(args, "label") else None
     if is_file_target(target):
         return load_predictions(Path(target), roles=roles)
-    return workspace_from_args(args).load(target, roles=roles)
+    return workspace_from_args(args).load(target, roles=roles, cache=True)
 
 
 def print_json(data: Any) -> None:

@@ -45,6 +45,7 @@ from typing import IO
 
 import pyarrow as pa
 
+from mlqa_debug.data.load_cache import forget, load_cached
 from mlqa_debug.data.predictions import (
     SUPPORTED_SUFFIXES,
     Predictions,
@@ -280,10 +281,23 @@ class Workspace:
             f"available: {', '.join(self.names()) or '(none)'}"
         )
 
-    def load(self, name: str, *, roles: Roles | None = None) -> Predictions:
-        """Load and validate a dataset, with optional extra role overrides."""
+    def load(self, name: str, *, roles: Roles | None = None, cache: bool = False) -> Predictions:
+        """Load and validate a dataset, with optional extra role overrides.
+
+        ``cache=True`` goes through the load cache (:mod:`mlqa_debug.data.load_cache`,
+        under ``cache/loads/``) for a registered dataset: the CLI's choice, where every
+        command is a new process. The built-in samples are small and always read afresh.
+        """
         entry = self.entry(name)
         merged = entry.roles.merged(roles) if roles else entry.roles
+        if cache and not entry.builtin:
+            return load_cached(
+                entry.path,
+                roles=merged,
+                name=entry.path.name,
+                cache_dir=self.root / "cache" / "loads",
+                dataset=entry.name,
+            )
         return load_predictions(entry.path, roles=merged, sidecar=False, name=entry.path.name)
 
     def add(
@@ -392,6 +406,7 @@ class Workspace:
         if entry.builtin:
             raise WorkspaceError(f"{name!r} is a built-in sample and cannot be removed")
         shutil.rmtree(entry.path.parent)
+        forget(self.root / "cache" / "loads", entry.name)
 
     def _builtin(self, name: str) -> DatasetEntry | None:
         file, description = SAMPLES[name]
