@@ -336,16 +336,20 @@ def payload_main(sizes: list[int]) -> int:
         for size in sizes:
             results.append(payload_sizes(size, Path(tmp)))
             print(payload_table(results[-1:]).splitlines()[-1], flush=True)
-    text = payload_table(results)
-    print(text)
-    OUT_DIR.mkdir(exist_ok=True)
     note = (
         "Bytes of `plotly.io.to_json(fig, validate=False)` (what `st.plotly_chart` sends) for "
         "the first view (PCA, coloured by error, sampled); the select-all message is estimated "
-        "from what plotly.js reports per selected point.\n\n"
+        "from what plotly.js reports per selected point."
     )
-    (OUT_DIR / "bench_embeddings_payload.md").write_text(note + text + "\n")
+    _report("bench_embeddings_payload.md", note, payload_table(results))
     return 0
+
+
+def _report(file_name: str, note: str, text: str) -> None:
+    """Print the table and keep it, after its note, in ``benchmarks/out/``."""
+    print(text)
+    OUT_DIR.mkdir(exist_ok=True)
+    (OUT_DIR / file_name).write_text(f"{note}\n\n{text}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,15 +375,12 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_size(size, browser, Path(tmp)))
             print(table(results[-1:]).splitlines()[-1], flush=True)
         browser.close()
-    text = table(results)
-    print(text)
-    OUT_DIR.mkdir(exist_ok=True)
     note = (
         "Machine: 2 cores shared with other work, so times are noisy. Fresh server = the link "
         "is the first request after `streamlit run`; the UMAP column includes importing "
-        "umap-learn and numba's compilation in that process.\n\n"
+        "umap-learn and numba's compilation in that process."
     )
-    (OUT_DIR / "bench_embeddings.md").write_text(note + text + "\n")
+    _report("bench_embeddings.md", note, table(results))
     return 0
 
 
