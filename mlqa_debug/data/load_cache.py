@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mlqa_debug.cache import cache_key
 from mlqa_debug.data.checks import CheckResult
 from mlqa_debug.data.checks.registry import CHECKS
 from mlqa_debug.data.predictions import Predictions, load_predictions
@@ -88,7 +89,7 @@ class FileIdentity:
         return cls(str(resolved), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
     def digest(self) -> str:
-        return _digest(dataclasses.asdict(self))
+        return cache_key(dataclasses.asdict(self))
 
 
 def load_cached(
@@ -135,7 +136,7 @@ class _Entry:
         self.cache_dir = cache_dir
         self.dataset = dataset
         self.file_digest = identity.digest()
-        self.key = _digest([self.file_digest, _encode(roles), _environment()])
+        self.key = cache_key(self.file_digest, _encode(roles), _environment())
         stem = f"{dataset}.{self.file_digest}.{self.key}"
         self.table_path = cache_dir / f"{stem}.arrow"
         self.meta_path = cache_dir / f"{stem}.json"
@@ -330,11 +331,6 @@ def _loader_source_digest() -> str:
         except OSError:
             h.update(file.name.encode() + b"\0?")
     return h.hexdigest()
-
-
-def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def _encode(value: Any) -> Any:
