@@ -1,9 +1,12 @@
 """Slices page: build a slice, compare it with the rest, refine it, read its examples."""
 
+import numpy as np
 import streamlit as st
 
 from mlqa_debug.analyses.breakdown import feature_breakdown
 from mlqa_debug.analyses.examples import ERRORS_FIRST, examples_page, sort_options
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.slicing import Slice
 from mlqa_debug.stats import count, difference_text, percent, points, report_frame, slice_report
 from mlqa_debug.stats import figures as plots
 from mlqa_debug.ui import slice_state
@@ -76,20 +79,28 @@ else:
     csv_download(breakdown.drop(columns=["slice"]), file_name=f"{ctx.name}-breakdown.csv",
                  key="breakdown_csv")  # fmt: skip
 
-st.subheader("Examples")
-c1, c2, c3 = st.columns([3, 1, 1])
-options = sort_options(predictions)
-sort_by = c1.selectbox("Order by", options, index=options.index(ERRORS_FIRST), key="ex_sort")
-descending = c2.toggle("Descending", value=True, key="ex_desc")
-n_pages = max(1, -(-report.slice.n // 50))
-if st.session_state.get("_ex_slice") != current.id or st.session_state.get("ex_page", 1) > n_pages:
-    st.session_state["_ex_slice"], st.session_state["ex_page"] = current.id, 1  # a new slice
-page = c3.number_input(f"Page (of {n_pages:,})", 1, n_pages, key="ex_page") - 1
-examples = examples_page(predictions, mask, sort_by=sort_by, descending=descending, page=page)
-st.dataframe(examples.frame, width="stretch", height=400)
-st.caption(
-    f"Rows {examples.start + 1:,}–{examples.start + len(examples.frame):,} of {examples.total:,}"
-    if examples.total
-    else "The slice is empty."
-)
-csv_download(examples.frame, file_name=f"{ctx.name}-examples.csv", key="examples_csv", index=True)
+
+@st.fragment
+def examples_section(predictions: Predictions, mask: np.ndarray, current: Slice) -> None:
+    """The slice's rows, a page at a time; ordering or paging reruns this section alone."""
+    st.subheader("Examples")
+    c1, c2, c3 = st.columns([3, 1, 1])
+    options = sort_options(predictions)
+    sort_by = c1.selectbox("Order by", options, index=options.index(ERRORS_FIRST), key="ex_sort")
+    descending = c2.toggle("Descending", value=True, key="ex_desc")
+    n_pages = max(1, -(-int(mask.sum()) // 50))
+    state = st.session_state
+    if state.get("_ex_slice") != current.id or state.get("ex_page", 1) > n_pages:
+        state["_ex_slice"], state["ex_page"] = current.id, 1  # a new slice
+    page = c3.number_input(f"Page (of {n_pages:,})", 1, n_pages, key="ex_page") - 1
+    examples = examples_page(predictions, mask, sort_by=sort_by, descending=descending, page=page)
+    st.dataframe(examples.frame, width="stretch", height=400)
+    last = examples.start + len(examples.frame)
+    shown = f"Rows {examples.start + 1:,}–{last:,} of {examples.total:,}"
+    st.caption(shown if examples.total else "The slice is empty.")
+    csv_download(
+        examples.frame, file_name=f"{ctx.name}-examples.csv", key="examples_csv", index=True
+    )
+
+
+examples_section(predictions, mask, current)

@@ -80,8 +80,13 @@ def _value_inputs(predictions: Predictions, column: str, kind: ColumnKind, op: s
     return (cast(value),)
 
 
+@st.fragment
 def slice_builder(predictions: Predictions) -> None:
-    """Column / operator / values pickers and an Add button; invalid picks explain why."""
+    """Column / operator / values pickers and an Add button; invalid picks explain why.
+
+    A fragment: picking a column, an operator or values reruns the builder alone,
+    not the page under it; only Add, which changes the slice, reruns the page.
+    """
     kinds = predictions.column_kinds
     features = list(predictions.schema.features)
     extra = [
@@ -105,12 +110,15 @@ def slice_builder(predictions: Predictions) -> None:
             on_click=_add,
             args=(column, op, values, kinds),
         )
+    if st.session_state.pop(_BUILDER_ADDED, False):
+        st.rerun()  # the slice changed: everything under the builder depends on it
     problem = st.session_state.pop(_BUILDER_ERROR, None)
     if problem:
         st.error(md(problem))
 
 
 _BUILDER_ERROR = "_builder_error"
+_BUILDER_ADDED = "_builder_added"
 
 
 def _add(column: str, op: str, values: tuple, kinds: dict[str, ColumnKind]) -> None:
@@ -125,6 +133,7 @@ def _add(column: str, op: str, values: tuple, kinds: dict[str, ColumnKind]) -> N
         st.session_state[_BUILDER_ERROR] = str(e)
         return
     slice_state.add_predicate(predicate)
+    st.session_state[_BUILDER_ADDED] = True
 
 
 def predicate_chips(s: Slice) -> None:
