@@ -47,7 +47,7 @@ st.caption(difference_text(report))
 table = report_frame(report)
 left, right = st.columns([3, 2])
 with left:
-    st.dataframe(table, width="stretch", height=35 * (len(table) + 1) + 3)
+    st.table(table)  # a dozen formatted numbers: static HTML, no grid to mount per change
 with right:
     st.plotly_chart(plots.error_rate_bars(report), key="rates", config={"displayModeBar": False})
 

@@ -22,7 +22,7 @@ from mlqa_debug.slicing import parse_slice, slice_mask
 from tests.e2e.harness import REPO, wait_for_run
 
 SLICE = "employment == 'gig'"
-SLICE_DEPENDENT = {"metric", "plotly_chart", "dataframe"}
+SLICE_DEPENDENT = {"metric", "plotly_chart", "table", "dataframe"}
 
 
 class Sent:
@@ -93,7 +93,8 @@ def test_slice_change_updates_what_depends_on_it_and_nothing_else_reruns(
     assert metric_value(page, "Rows in slice") == expected["rows"]
     expect(page.get_by_text(expected["caption"])).to_be_visible()
     assert drawn["metric"] == 4 and drawn["plotly_chart"] >= 1
-    assert drawn["dataframe"] == 3  # the comparison table, the breakdown and the examples
+    assert drawn["table"] == 1  # the comparison with the rest
+    assert drawn["dataframe"] == 2  # the breakdown and the examples
 
     pick(page, "Order by", "income")  # not the slice: the examples section reruns alone
     wait_for_run(page, expect_rerun=True)
