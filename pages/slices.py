@@ -14,6 +14,7 @@ from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.downloads import csv_download
+from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("slices")
@@ -43,6 +44,7 @@ top[1].metric(
 top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
 top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
+label_noise_note(ctx)  # confirmed label noise, once reviews exist (Labels page)
 
 table = report_frame(report)
 left, right = st.columns([3, 2])

@@ -34,7 +34,7 @@ import socket
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,7 +135,7 @@ def _saved_on(c: Case) -> str:
 _FAILURE_TYPES: dict[Status, str] = {"fail": "ThresholdFailure", "empty": "EmptySlice"}
 
 
-def _testcase(suite: ET.Element, result: CaseResult) -> None:
+def _testcase(suite: ET.Element, result: CaseResult, trend: tuple[str, str] | None) -> None:
     node = _element(
         suite,
         "testcase",
@@ -143,6 +143,7 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
         name=result.case.name,
         time=f"{result.seconds:.3f}",
     )
+    _case_properties(node, result, trend)
     if result.status in _FAILURE_TYPES:
         _element(
             node,
@@ -154,7 +155,23 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
     elif result.status == "not_applicable":
         _element(node, "skipped", message=result.message)
     else:  # a failure carries the details already
-        _element(node, "system-out", _details(result))
+        note = f"\n\ntrend:      {trend[0]}: {trend[1]}" if trend else ""
+        _element(node, "system-out", _details(result) + note)
+
+
+def _case_properties(node: ET.Element, result: CaseResult, trend: tuple[str, str] | None) -> None:
+    """value, threshold, baseline and trend as testcase properties (Jenkins' test report)."""
+    props = _element(node, "properties")
+    values = {
+        "value": result.value,
+        "threshold": result.limit,
+        "baseline": result.compared_with,
+        "trend": None if trend is None else trend[0],
+        "trend_note": None if trend is None else trend[1],
+    }
+    for key, value in values.items():
+        if value is not None:
+            _element(props, "property", name=key, value=value)
 
 
 def _problem_case(suite: ET.Element, problem: CaseProblem) -> None:
@@ -166,9 +183,18 @@ def _problem_case(suite: ET.Element, problem: CaseProblem) -> None:
 
 
 def junit_xml(
-    report: CheckReport, *, suite_name: str = SUITE_NAME, properties: dict[str, Any] | None = None
+    report: CheckReport,
+    *,
+    suite_name: str = SUITE_NAME,
+    properties: dict[str, Any] | None = None,
+    trends: Mapping[str, tuple[str, str]] | None = None,
 ) -> bytes:
-    """JUnit XML (UTF-8 bytes) of a check: one testcase per case and per unreadable file."""
+    """JUnit XML (UTF-8 bytes) of a check: one testcase per case and per unreadable file.
+
+    Each testcase carries its value, threshold and baseline as properties, and with
+    ``trends`` (case id -> (trend, note), from the history) its trend: a
+    ``degrading`` case is flagged there even while it passes.
+    """
     counts: dict[str, Any] = {
         "tests": len(report.results) + len(report.problems),
         "failures": report.n_failed,
@@ -195,7 +221,7 @@ def junit_xml(
         if value is not None:
             _element(props, "property", name=key, value=value)
     for result in report.results:
-        _testcase(suite, result)
+        _testcase(suite, result, (trends or {}).get(result.case.id))
     for problem in report.problems:
         _problem_case(suite, problem)
     ET.indent(root)

@@ -13,6 +13,11 @@ Relative cases: ``case add CANDIDATE --where W --relative-to BASELINE --margin X
 saves "no worse than the baseline by more than X" (``error_rate <= baseline +
 0.01``); ``check PREDICTIONS --baseline OTHER`` measures such cases on both tables,
 and without ``--baseline`` compares with the baseline value stored at save.
+
+History: ``check ... --record [--model-version V] [--run-id ID] [--history DIR]``
+appends one record per case to the history (:mod:`mlqa_debug.history`); when a
+history exists, the output, ``--json`` and JUnit carry each case's trend
+("degrading" even while it passes).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +51,14 @@ from mlqa_debug.cases.relative import build_relative_case, threshold_for_margin
 from mlqa_debug.cli.common import EXIT_OK, add_role_options, is_file_target, load_dataset_or_file
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.errors import CaseError, MlqaError
+from mlqa_debug.history import record_check, resolve_history_dir
 from mlqa_debug.slicing import parse_slice
 
 if TYPE_CHECKING:
     from mlqa_debug.data.predictions import Predictions
 
 CASES_HELP = "cases directory (default: $MLQA_DEBUG_CASES, else <workspace>/cases)"
+HISTORY_HELP = "history folder (default: $MLQA_DEBUG_HISTORY, else <workspace>/history)"
 _STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "empty": "EMPTY", "not_applicable": "N/A"}
 
 
@@ -160,6 +167,15 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help
         help="the baseline model's predictions (file or dataset name): relative cases are "
         "measured on it too (default: the baseline value stored in each case)",
     )
+    record = p.add_argument_group("history (see 'mlqa-debug history')")
+    record.add_argument(
+        "--record", action="store_true", help="append this run's results to the history"
+    )
+    record.add_argument("--model-version", metavar="V", help="the model version to record")
+    record.add_argument(
+        "--run-id", metavar="ID", help="the run's id (default: the CI build, else the time)"
+    )
+    record.add_argument("--history", metavar="DIR", help=HISTORY_HELP)
     _store_options(p, ws_help)
     add_role_options(p)
     p.set_defaults(handler=cmd_check)
@@ -350,14 +366,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     predictions = _load(args.predictions, args)
     baseline = None if args.baseline is None else _load_baseline(args.baseline, args, "--baseline")
     report = check_cases(predictions, listing, baseline=baseline)
+    trends = _history(args, report, predictions)
     if args.junit:
-        path = write_junit(args.junit, report, properties={"cases": str(store.directory)})
+        path = write_junit(
+            args.junit, report, properties={"cases": str(store.directory)}, trends=trends
+        )
         print(f"JUnit report: {path}", file=sys.stderr)
     if args.json:
-        print(json.dumps(report.to_dict() | {"exit_code": report.exit_code(strict=args.strict)}))
+        data = report.to_dict() | {"exit_code": report.exit_code(strict=args.strict)}
+        for result in data["results"]:
+            result["trend"], result["trend_note"] = trends.get(result["id"], (None, None))
+        print(json.dumps(data))
     else:
-        print(format_report(report, cases_dir=str(store.directory)))
+        print(format_report(report, cases_dir=str(store.directory), trends=trends))
     return report.exit_code(strict=args.strict)
+
+
+def _history(
+    args: argparse.Namespace, report: CheckReport, predictions: Predictions
+) -> dict[str, tuple[str, str]]:
+    """Record the run (``--record``); each case's (trend, note) over the history, if any."""
+    directory = resolve_history_dir(args.history, workspace_root=Workspace(args.workspace).root)
+    checked = record_check(
+        report,
+        predictions,
+        directory=directory,
+        record=args.record,
+        run_id=args.run_id,
+        model_version=args.model_version,
+        dataset=None if is_file_target(args.predictions) else args.predictions,
+    )
+    for problem in checked.problems:
+        print(f"warning: {problem}; line skipped", file=sys.stderr)
+    if checked.recorded:
+        print(
+            f"recorded {checked.recorded} result(s) of run {checked.run_id} in {checked.path}",
+            file=sys.stderr,
+        )
+    return checked.notes
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -406,8 +452,17 @@ def _result_row(r: CaseResult) -> list[str]:
     ]
 
 
-def format_report(report: CheckReport, *, cases_dir: str = "") -> str:
-    """The human summary of a check: header, table, details of what did not pass, totals."""
+def format_report(
+    report: CheckReport,
+    *,
+    cases_dir: str = "",
+    trends: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
+    """The human summary of a check: header, table, details of what did not pass, totals.
+
+    With ``trends`` (case id -> trend, note: see :func:`mlqa_debug.history.record_check`)
+    the table has a TREND column and a degrading case is named below it, even passing.
+    """
     info: dict[str, Any] = dict(report.predictions)
     model = (
         f", model {info['model']} {info.get('model_version') or ''}" if info.get("model") else ""
@@ -421,9 +476,18 @@ def format_report(report: CheckReport, *, cases_dir: str = "") -> str:
     ]
     header = ["STATUS", "CASE", "SLICE / EXAMPLES", "METRIC", "THRESHOLD", "BASELINE", "VALUE"]
     rows = [_result_row(r) for r in report.results]
+    trend_column = ["TREND"] if trends else []
+    if trends:
+        marks = [trends.get(r.case.id, ("", ""))[0] for r in report.results]
+        rows = [[*row, mark] for row, mark in zip(rows, marks, strict=True)]
     if rows:
-        lines.append(format_table([*header, "DELTA", "ROWS"], rows))
+        lines.append(format_table([*header, "DELTA", "ROWS", *trend_column], rows))
     details = [f"{_STATUS_WORDS[r.status]}  {r.message}" for r in report.results if not r.passed]
+    details += [
+        f"DEGRADING  {r.case.name!r} ({_STATUS_WORDS[r.status]}): {trends[r.case.id][1]}"
+        for r in report.results
+        if trends and trends.get(r.case.id, ("",))[0] == "degrading"
+    ]
     details += [f"UNREADABLE  {p}" for p in report.problems]
     if details:
         lines += ["", *details]

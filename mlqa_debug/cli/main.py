@@ -1,7 +1,8 @@
 """The ``mlqa-debug`` command: the parser built from the command groups, and dispatch.
 
 Each group module (:mod:`.data`, :mod:`.slices`, :mod:`.embed`, :mod:`.cases`,
-:mod:`.compare`, :mod:`.explain`) adds its sub-commands with ``add_commands(sub, ws_help=...)``.
+:mod:`.history`, :mod:`.compare`, :mod:`.explain`) adds its sub-commands with
+``add_commands(sub, ws_help=...)``.
 Every sub-command prints a readable result (or ``--json``) and exits 0; bad
 input prints the error's message and exits 2; a failed regression check exits 1;
 Ctrl-C exits 130. When the reader of stdout goes away (``mlqa-debug ... | head``)
@@ -17,7 +18,16 @@ import sys
 from collections.abc import Sequence
 
 from mlqa_debug import __version__
-from mlqa_debug.cli import cases, compare, data, embed, explain, slices
+from mlqa_debug.cli import (
+    cases,
+    compare,
+    data,
+    embed,
+    explain,
+    history,
+    labels,
+    slices,
+)
 from mlqa_debug.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -27,7 +37,7 @@ from mlqa_debug.cli.common import (
 )
 from mlqa_debug.errors import MlqaError
 
-COMMAND_GROUPS = (data, slices, embed, cases, compare, explain)
+COMMAND_GROUPS = (data, slices, embed, cases, history, compare, explain, labels)
 """The modules whose ``add_commands`` fill the parser, in the order ``--help`` lists them."""
 
 

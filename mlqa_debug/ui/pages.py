@@ -12,9 +12,11 @@ PAGES: list[dict[str, Any]] = [
     {"page": "pages/discover.py", "title": "Discover", "icon": ":material/travel_explore:"},
     {"page": "pages/compare.py", "title": "Compare", "icon": ":material/compare_arrows:"},
     {"page": "pages/confusion.py", "title": "Confusion", "icon": ":material/grid_on:"},
+    {"page": "pages/labels.py", "title": "Labels", "icon": ":material/rule:"},
     {"page": "pages/embeddings.py", "title": "Embeddings", "icon": ":material/scatter_plot:"},
     {"page": "pages/explanations.py", "title": "Explanations", "icon": ":material/insights:"},
     {"page": "pages/cases.py", "title": "Cases", "icon": ":material/checklist:"},
+    {"page": "pages/history.py", "title": "History", "icon": ":material/timeline:"},
 ]
 for _spec in PAGES:
     _spec["url_path"] = _spec["page"].removeprefix("pages/").removesuffix(".py")
