@@ -10,7 +10,7 @@ from mlqa_debug.ui.text import md
 
 MAX_LINES = 6
 
-ctx = open_page("history", dataset="none", slice_box=False, heading="Quality over time")
+ctx = open_page("history", dataset="none", slice_box=False, heading="History: quality over time")
 loaded = ui.safe_load(ctx.workspace)
 if loaded is None:
     st.stop()

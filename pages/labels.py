@@ -10,7 +10,7 @@ from mlqa_debug.ui import labels as ui
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.widgets import copy_link
 
-ctx = open_page("labels", options=ui.label_options, heading="Label review")
+ctx = open_page("labels", options=ui.label_options, heading="Review labels")
 queue = ui.queue_or_stop(ctx)
 state = ui.read_review_log(ctx)
 ui.log_problems(state)

@@ -57,7 +57,7 @@ def test_keyboard_review(labels_server: StreamlitServer, workspace: Path, page: 
     reviewer.fill("ana")
     reviewer.press("Enter")
     wait_for_run(page, expect_rerun=True)
-    page.get_by_role("heading", name="Label review").click()  # keys go to the page, not the box
+    page.get_by_role("heading", name="Review labels").click()  # keys go to the page, not the box
 
     press(page, "k")
     expect_position(page, 2, ids)
