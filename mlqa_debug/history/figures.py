@@ -49,12 +49,14 @@ def status_grid_figure(tidied: pd.DataFrame, labels: dict[str, str]) -> go.Figur
         )
     )
     figure.update_layout(
-        height=min(120 + 22 * len(cases), 900),
+        height=min(120 + 22 * len(cases), 900) + (110 if len(runs) <= 40 else 0),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis={
-            "title": "run (oldest left, newest right)",
+            "title": {"text": "run (oldest left, newest right)", "standoff": 12},
             "type": "category",
             "showticklabels": len(runs) <= 40,
+            "tickangle": -40,
+            "automargin": True,  # the run ids under the grid push the title down, not over them
         },
         yaxis={"autorange": "reversed", "type": "category"},
     )
