@@ -1,11 +1,19 @@
-"""Atomic file writes and folder swaps shared by the workspace, the caches and the case store."""
+"""Atomic file writes, folder swaps and locked appends shared by the stores.
+
+The workspace, the caches and the case store write whole files atomically; the
+append-only logs (the label review log, the check history) add lines with
+:func:`append_lines`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -92,3 +100,45 @@ def _put_back(aside: Path, final: Path, cause: BaseException, *, what: str) -> N
             f"{cause}; {what} could not be moved back and are in {str(old)!r}: {e}"
         ) from cause
     aside.rmdir()
+
+
+def append_lines(path: Path, lines: Sequence[bytes]) -> None:
+    """Append ``lines`` (each ending in a newline) to ``path``: all of them or none.
+
+    Safe with other processes appending at once: the file is opened with
+    ``O_APPEND`` and held under an exclusive ``fcntl.flock`` while each line is
+    written in full and flushed to disk. A last line left without its newline
+    by a crash is closed first, so it costs only itself. When a write fails (a
+    full disk) the file is cut back to its size before the call and the
+    ``OSError`` is raised: the earlier lines are intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, file_mode())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
+        start = os.fstat(fd).st_size
+        try:
+            if start and _last_byte(path, start) != b"\n":
+                _write_all(fd, b"\n")
+            for line in lines:
+                _write_all(fd, line)
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a short write is continued, not lost)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1)

@@ -6,8 +6,8 @@ else ``<workspace>/history``) holding ``history.jsonl``. Each line is one
 which case, which data and model, the metric's value with its 95% interval, the
 threshold, the status and the CI build.
 
-Writing is safe when several CI jobs append at once: the file is opened with
-``O_APPEND`` and held under an exclusive ``fcntl.flock`` while a run's records are
+Writing (:func:`mlqa_debug.files.append_lines`) is safe with several CI jobs at once: it opens
+the file with ``O_APPEND`` and holds it under an exclusive ``fcntl.flock`` while a run's records are
 written, one ``os.write`` per record, so records never interleave. A failed write
 (a full disk) truncates the file back to its size before the run and raises
 :class:`HistoryError`: the earlier history is intact and no half record is left.
@@ -17,13 +17,11 @@ a :class:`HistoryWarning` naming the file and line, and skipped.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from mlqa_debug.errors import MlqaError
+from mlqa_debug.files import append_lines
 
 ENV_HISTORY = "MLQA_DEBUG_HISTORY"
 FILE_NAME = "history.jsonl"
@@ -237,34 +236,14 @@ class HistoryStore:
         if not lines:
             return 0
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            append_lines(self._path, lines)
         except OSError as e:
-            raise HistoryError(f"cannot open the history {str(self._path)!r}: {e}") from e
-        try:
-            with _locked(fd):
-                self._append_locked(fd, lines)
-        finally:
-            os.close(fd)
-        return len(lines)
-
-    def _append_locked(self, fd: int, lines: list[bytes]) -> None:
-        """Write each line with one call; on failure cut the file back to where it was."""
-        start = os.fstat(fd).st_size
-        try:
-            if start and _last_byte(self._path, start) != b"\n":
-                _write_all(fd, b"\n")  # a line cut short earlier: keep ours on their own lines
-            for line in lines:
-                _write_all(fd, line)
-            os.fsync(fd)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
             raise HistoryError(
                 f"cannot append to the history {str(self._path)!r}: {e}; none of this run's "
                 f"{len(lines)} record(s) were kept and the earlier history is unchanged",
                 path=str(self._path),
             ) from e
+        return len(lines)
 
     def read(self) -> HistoryListing:
         """Every valid record, in file order; each invalid line warns and is skipped."""
@@ -401,29 +380,6 @@ def _problem_text(error: ValueError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"not valid JSON ({error.msg} at column {error.colno})"
     return f"not a history record ({error})"
-
-
-@contextlib.contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """``os.write`` until every byte is written (a short write is continued, not lost)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _last_byte(path: Path, size: int) -> bytes:
-    with path.open("rb") as handle:
-        handle.seek(size - 1)
-        return handle.read(1)
 
 
 def resolve_history_dir(explicit: str | os.PathLike[str] | None, *, workspace_root: Path) -> Path:

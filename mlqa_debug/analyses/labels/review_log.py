@@ -5,8 +5,8 @@ One file per dataset in the workspace, ``<workspace>/reviews/<dataset>.jsonl``
 ISO 8601), example id, dataset name and fingerprint, old label, verdict (``keep``,
 ``relabel``, ``ambiguous``, ``skip``), the new label of a relabel, and a note.
 
-Safe with several writers: :func:`append_decision` opens the file with ``O_APPEND``,
-takes an exclusive ``fcntl.flock`` and writes the whole line with one ``os.write``
+Safe with several writers (:func:`mlqa_debug.files.append_lines`): it opens the file with
+``O_APPEND``, takes an exclusive ``fcntl.flock`` and writes the whole line with one ``os.write``
 (looping only on a short write), then fsyncs; so lines from several processes never
 interleave and none is lost. A line left without its newline by a crash is closed
 before the next one is written, so it costs only itself. Nothing is ever rewritten:
@@ -26,7 +26,6 @@ for the table of the recorded fingerprint.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import warnings
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from mlqa_debug.data.ids import ExampleId, id_key, plain_id
 from mlqa_debug.data.workspace import validate_name
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.files import file_mode
+from mlqa_debug.files import append_lines
 
 if TYPE_CHECKING:
     from mlqa_debug.data.predictions import Predictions
@@ -200,27 +199,7 @@ def _as_class(value: Any, classes: Iterable[Any]) -> Any:
 
 def append_decision(path: str | os.PathLike[str], decision: Decision) -> None:
     """Append one decision as a line; safe with other processes appending at once."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    line = (decision.to_json() + "\n").encode("utf-8")
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, file_mode())
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size and _last_byte(target, size) != b"\n":  # a line cut short by a crash
-            line = b"\n" + line
-        written = 0
-        while written < len(line):
-            written += os.write(fd, line[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _last_byte(path: Path, size: int) -> bytes:
-    with path.open("rb") as handle:
-        handle.seek(size - 1)
-        return handle.read(1)
+    append_lines(Path(path), [(decision.to_json() + "\n").encode("utf-8")])
 
 
 @dataclass(frozen=True)
