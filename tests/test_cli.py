@@ -397,7 +397,7 @@ def test_every_command_group_is_in_the_parser() -> None:
     assert set(subcommands()) == {
         "app", "add", "list", "validate", "slice", "discover", "embed",
         "case", "check", "history", "compare", "export", "explain", "attach-model",
-        "labels",
+        "quality", "labels",
     }  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from mlqa_debug.cli import (
     explain,
     history,
     labels,
+    quality,
     slices,
 )
 from mlqa_debug.cli.common import (
@@ -37,7 +38,7 @@ from mlqa_debug.cli.common import (
 )
 from mlqa_debug.errors import MlqaError
 
-COMMAND_GROUPS = (data, slices, embed, cases, history, compare, explain, labels)
+COMMAND_GROUPS = (data, slices, embed, cases, history, compare, explain, quality, labels)
 """The modules whose ``add_commands`` fill the parser, in the order ``--help`` lists them."""
 
 
