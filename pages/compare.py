@@ -17,6 +17,7 @@ from mlqa_debug.stats import count, percent
 from mlqa_debug.ui import compare as ui
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link
 
@@ -96,6 +97,7 @@ with verdict_slot:
     alert = {"Regression": st.error, "Improvement": st.success}.get(comparison.verdict, st.info)
     alert(md(view.verdict_sentence(comparison.verdict, head, deltas)))
 st.dataframe(view.headline_frame(head), hide_index=True, width="stretch", key="cmp_headline")
+label_noise_note(ctx, who=f"{ctx.name}'s errors")  # once reviews of the candidate exist
 st.plotly_chart(plots.forest_figure(head), key="cmp_forest", config={"displayModeBar": False})
 
 # ---------------------------------------------------------------- flips

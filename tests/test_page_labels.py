@@ -258,3 +258,23 @@ def test_reliability_points_past_a_short_queue(app, digits: Predictions) -> None
     at = app(ds="digits")
     at.button(key="labels_reliability").click().run()
     assert any("Every row, most suspect first" in c.value for c in at.caption)
+
+
+def test_compare_page_shows_the_candidates_confirmed_label_noise(
+    page_runner, loans_v2: Predictions, workspace: Workspace
+) -> None:
+    compare = page_runner("compare")
+    at = compare(ds="loans_v2", vs="loans")
+    assert not at.exception
+    assert not any("Confirmed label noise" in c.value for c in at.caption)
+    path = review_log_path(workspace, "loans_v2")
+    suspects = rank_suspects(loans_v2).suspects.head(4)
+    for row in suspects.itertuples():
+        append_decision(path, new_decision(loans_v2, row.position, verdict="relabel",
+                                           new_label=row.suggested, reviewer="ana",
+                                           dataset="loans_v2"))  # fmt: skip
+    at = compare(ds="loans_v2", vs="loans")
+    assert not at.exception
+    mask = slice_mask(loans_v2, parse_slice(""))
+    expected = noise_text(label_noise(loans_v2, mask, read_log(path).latest()), in_slice=False)
+    assert any(shown(c.value) == f"loans_v2's errors: {expected}" for c in at.caption)

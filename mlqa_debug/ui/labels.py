@@ -732,8 +732,11 @@ def _export_message(ctx: PageContext, kind: str) -> None:
 # --------------------------------------------------------------------------- Slices page
 
 
-def label_noise_note(ctx: PageContext) -> None:
-    """On the Slices page: how much of the slice's errors reviewers confirmed as label noise.
+def label_noise_note(ctx: PageContext, *, who: str = "") -> None:
+    """How much of the slice's errors reviewers confirmed as label noise (Slices, Compare).
+
+    ``who`` names whose errors they are where the page shows two models ("The
+    candidate's errors: ...").
 
     Draws nothing unless the dataset has a review log with decisions; costs one
     ``stat`` of the log's path when it has none. The counts are memoised per log
@@ -752,4 +755,5 @@ def label_noise_note(ctx: PageContext) -> None:
     except MlqaError as e:
         st.caption(md(f"Label reviews cannot be applied to this table: {e}"))
         return
-    st.caption(md(view.noise_text(noise, in_slice=bool(ctx.slice.predicates))))
+    text = md(view.noise_text(noise, in_slice=bool(ctx.slice.predicates)))
+    st.caption(f"{who}: {text}" if who else text)
