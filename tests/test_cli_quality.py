@@ -249,3 +249,21 @@ def test_reference_branch_calls_the_agreed_api(
     out = capsys.readouterr().out
     assert "exact_duplicates: 3" in out and "drift: 1 of 2 features drifted" in out
     assert "size: PSI 0.4, ks statistic 0.2, p < 0.001" in out
+
+
+def test_reference_gives_drift_ranked_by_psi(
+    rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference, current = clean_frame(rng, 5_000), clean_frame(rng, 5_000)
+    current["size"] = current["size"] + 2.0  # one sd: a major shift
+    ref_path, cur_path = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    reference.to_parquet(ref_path, index=False)
+    current.to_parquet(cur_path, index=False)
+    code, out = run_json(capsys, str(cur_path), "--reference", str(ref_path))
+    assert code == 0
+    drift = out["drift"]
+    assert drift[0]["column"] == "size" and drift[0]["drifted"] and drift[0]["test"] == "ks"
+    assert [d["psi"] for d in drift] == sorted((d["psi"] for d in drift), reverse=True)
+    assert not any(d["drifted"] for d in drift[1:])
+    assert main(["quality", str(cur_path), "--reference", str(ref_path)]) == 0
+    assert "drift: 1 of" in capsys.readouterr().out
