@@ -1,7 +1,7 @@
 """Regression cases in the app: the "Save as regression case" widget and the Cases page parts.
 
 :func:`save_case_form` is the one widget every page with a slice or a selection
-calls. It is a popover that computes nothing until it is opened; then it shows
+calls. It is a button opening a dialog that computes nothing until it is opened; it shows
 the baseline of the chosen metric on what is on screen, the default threshold
 (editable), a name and a note, and saves into the case store
 (``$MLQA_DEBUG_CASES``, else ``<workspace>/cases``). The library computes, this
@@ -71,7 +71,7 @@ def save_case_form(
     source_page: str,
     key: str,
 ) -> None:
-    """A "Save as regression case" popover prefilled from a slice or a selection of ids.
+    """A "Save as regression case" button and dialog prefilled from a slice or a selection of ids.
 
     Pass ``slice`` (the Slices, Discover, Confusion pages ...) and/or ``ids`` (the
     dataset's id values of a selection, e.g. a lasso on the Embeddings page): a
@@ -91,17 +91,51 @@ def save_case_form(
             help="Select some examples first.",
         )
         return
-    popover = st.popover(
+    st.button(
         "Save as regression case",
         icon=":material/bookmark_add:",
-        key=f"{key}__open",
-        on_change="rerun",
+        key=f"{key}__button",
+        on_click=_set_open,
+        args=(key, True),
         help="Keep this as a check that every future model must pass (in the app and in CI).",
     )
-    with popover:
-        if popover.open:
-            _form(predictions, slice, ids, source_page, key)
+    if st.session_state.get(f"{key}__open"):
+        _dialog(predictions, slice, ids, source_page, key)
     saved_message(key, _draft_identity(slice, ids, ""))
+
+
+def _set_open(key: str, value: bool) -> None:
+    st.session_state[f"{key}__open"] = value
+
+
+_OPEN_DIALOG = "_case_dialog_open"
+"""The form key of the dialog on screen, which Escape or its close button dismisses."""
+
+
+def _dismissed() -> None:
+    key = st.session_state.pop(_OPEN_DIALOG, None)
+    if key is not None:
+        _set_open(key, False)
+
+
+@st.dialog("Save as regression case", width="medium", on_dismiss=_dismissed)
+def _dialog(
+    predictions: Predictions,
+    s: Slice | None,
+    ids: Sequence[Any] | None,
+    page: str,
+    key: str,
+) -> None:
+    """The form in a modal dialog, which scrolls inside a small window (a popover cannot).
+
+    A dialog reruns on its own; once "Save case" has closed it (``__open`` false) the
+    whole page reruns so the saved message shows under the button.
+    """
+    if not st.session_state.get(f"{key}__open"):
+        st.session_state.pop(_OPEN_DIALOG, None)
+        st.rerun()
+    st.session_state[_OPEN_DIALOG] = key
+    _form(predictions, s, ids, page, key)
 
 
 def _form(
@@ -135,9 +169,13 @@ def _form(
     _seed(draft, s, ids, page, key)
     _baseline_line(draft, ids)
     _threshold_input(draft, ids, key)
-    st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
+    # Name and author side by side keep the dialog short enough for a laptop window.
+    name, author = st.columns(2)
+    with name:
+        st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
+    with author:
+        serving.author_input(key)
     st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
-    serving.author_input(key)
     st.button(
         "Save case",
         type="primary",
@@ -223,7 +261,7 @@ def _save(
     key: str,
     dataset: str | None,
 ) -> None:
-    """on_click of "Save case": build, save, close the popover; keep the message on error."""
+    """on_click of "Save case": build, save, close the dialog; keep the message on error."""
     try:
         new = lib.build_case(
             predictions,
