@@ -93,3 +93,17 @@ def test_delete_asks_for_confirmation(start_server, page: Page, tmp_path: Path) 
     wait_for_run(page, expect_rerun=True)
     expect(main(page)).to_contain_text("No cases yet", timeout=30_000)
     assert lib.CaseStore(workspace.cases_dir).load().cases == ()
+
+
+def test_the_save_dialog_closes_with_escape_and_opens_again(server, page: Page) -> None:
+    query = urllib.parse.urlencode({"ds": "loans", "slice": "age < 30"})
+    page.goto(f"{server.url}/slices?{query}")
+    wait_for_run(page)
+    dialog = page.get_by_role("dialog")
+    for _ in range(2):
+        page.get_by_role("button", name="Save as regression case").click()
+        expect(dialog.get_by_text("Baseline now:")).to_be_visible(timeout=30_000)
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0, timeout=30_000)
+        wait_for_run(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
