@@ -2,7 +2,8 @@
 
 A slice change must update every part of the page that depends on the slice (the
 numbers, the comparison table and chart, the breakdown, the examples); an
-interaction that leaves the slice alone (ordering the examples) must rerun its own
+interaction that leaves the slice alone (ordering the examples, a pick in the filter
+builder) must rerun its own
 part of the page and nothing else. The
 test records the messages the server sends for each action, decodes them with
 Streamlit's protobuf classes and names the elements each run drew.
@@ -55,8 +56,10 @@ def expected() -> dict[str, str]:
     predictions = load_predictions(REPO / "sample_data" / "loans.csv")
     mask = slice_mask(predictions, parse_slice(SLICE))
     by_income = examples_page(predictions, mask, sort_by="income", descending=True)
+    narrower = slice_mask(predictions, parse_slice(f"{SLICE} and age >= 30"))
     return {
         "rows": f"{int(mask.sum()):,}",
+        "narrower_rows": f"{int(narrower.sum()):,}",
         "caption": f"Rows 1–50 of {int(mask.sum()):,}",
         "top_income_id": str(by_income.frame["id"].iloc[0]),
     }
@@ -104,3 +107,21 @@ def test_slice_change_updates_what_depends_on_it_and_nothing_else_reruns(
     grid = page.locator('[data-testid="stDataFrame"]').last
     expect(grid).to_contain_text(expected["top_income_id"])
     assert metric_value(page, "Rows in slice") == expected["rows"]
+
+    page.get_by_text("Add a filter").click()  # the builder: column age, operator >=
+    value = page.get_by_label("Value", exact=True)
+    expect(value).to_be_visible(timeout=30_000)
+    sent.take()
+    value.fill("30")
+    value.press("Tab")  # a pick in the builder reruns the builder alone
+    wait_for_run(page, expect_rerun=True)
+    drawn = sent.take()
+    assert not drawn.keys() & SLICE_DEPENDENT, drawn
+    assert metric_value(page, "Rows in slice") == expected["rows"]
+
+    page.get_by_role("button", name="Add", exact=True).click()  # the slice changes: all reruns
+    wait_for_run(page, expect_rerun=True)
+    expect(page.get_by_label("Slice", exact=True)).to_have_value(f"age >= 30 and {SLICE}")
+    drawn = sent.take()
+    assert metric_value(page, "Rows in slice") == expected["narrower_rows"]
+    assert drawn["metric"] == 4 and drawn["table"] == 1 and drawn["dataframe"] == 2
