@@ -3,10 +3,9 @@
 A slice change must update every part of the page that depends on the slice (the
 numbers, the comparison table and chart, the breakdown, the examples); an
 interaction that leaves the slice alone (ordering the examples, a pick in the filter
-builder) must rerun its own
-part of the page and nothing else. The
-test records the messages the server sends for each action, decodes them with
-Streamlit's protobuf classes and names the elements each run drew.
+builder) must rerun its own part of the page and nothing else. The test records the
+messages the server sends for each action, decodes them with Streamlit's protobuf
+classes and names the elements each run drew.
 """
 
 from __future__ import annotations
