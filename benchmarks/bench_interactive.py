@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_interactive.py [--rows N] [--changes K] [--sessions S]
         [--opens K] [--steps slices,confusion,compare,open,bytes,sessions]
+        [--clients protocol|browser]
 
 The table is bench_slices.py's (20 numeric, 8 categorical, a boolean and a date
 feature; binary labels; ``--rows`` rows, 1,000,000 by default) and, for the
@@ -21,12 +22,20 @@ Steps:
   bytes                        websocket bytes the server sends for each page's first
                                view and for one slice change. Target: at most 5 MB; the
                                Embeddings page's first view under 3 MB.
-  sessions                     S browsers (processes) changing slices at once on the
-                               Slices page: their medians against the same harness alone
-                               (target within 1.5x), every typed slice taking effect
-                               (each change waits for its own slice's row count, so a
-                               session that saw another's state would time out), and
-                               the server's peak resident memory (target under 3 GB).
+  sessions                     S sessions changing slices at once on the Slices page.
+                               By default one is Chromium (timed: painted and finished
+                               against the same harness alone, target within 1.5x) and
+                               S-1 are websocket clients (benchmarks/ws_client.py: the
+                               messages a browser sends, everything the server sends
+                               read back; 0.5-1.5 s between changes, as a reviewer
+                               reading the page), also timed against one client alone:
+                               S Chromiums on the server's own 2 cores measure the
+                               browsers' redraws competing with each other
+                               (``--clients browser`` still does that). Every typed
+                               slice must take effect (each change waits for its own
+                               slice's row count, so a session that saw another's state
+                               would fail), and the server's peak resident memory
+                               (target under 3 GB).
 
 Prints one table (step, median, p90, bare-page median, ratio, target, pass/fail)
 and the bytes and memory figures. Data and workspaces go to benchmarks/out/ (ignored).
@@ -35,6 +44,7 @@ and the bytes and memory figures. Data and workspaces go to benchmarks/out/ (ign
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import shutil
@@ -258,18 +268,79 @@ def _session(args: tuple[str, list[str], list[str], int]) -> tuple[list[float], 
 def concurrent_sessions(
     servers: Servers, sessions: int, changes: int
 ) -> tuple[list[tuple[list[float], list[float]]], int]:
-    """Each session's (painted, finished) with ``sessions`` at once, and the server's peak RSS."""
+    """Each session's (painted, finished) with ``sessions`` browsers at once, and the peak RSS."""
     url = f"{servers.app.url}/slices?ds=bench"
     jobs = []
     for k in range(sessions):  # each session its own order of slices
-        shift = (2 * k) % len(SLICES)
-        texts = SLICES[shift:] + SLICES[:shift]
-        rows = servers.rows[shift:] + servers.rows[:shift]
+        texts, rows = _shifted(servers, k)
         jobs.append((url, texts, rows, changes))
     rss = PeakRss(servers.app.process.pid)
     with multiprocessing.get_context("spawn").Pool(sessions) as pool:
         results = pool.map(_session, jobs)
     return results, rss.stop()
+
+
+def _shifted(servers: Servers, k: int) -> tuple[list[str], list[str]]:
+    shift = (2 * k) % len(SLICES)
+    return SLICES[shift:] + SLICES[:shift], servers.rows[shift:] + servers.rows[:shift]
+
+
+def _port(servers: Servers) -> int:
+    return int(servers.app.url.rsplit(":", 1)[1])
+
+
+def protocol_alone(servers: Servers, changes: int) -> list[float]:
+    """One websocket client alone: ms per slice change to its run finished."""
+    from ws_client import drive
+
+    texts, rows = _shifted(servers, 1)
+    timings = asyncio.run(drive(_port(servers), "slices", "ds=bench", texts, rows, changes=changes))
+    return timings.finished
+
+
+def mixed_sessions(
+    servers: Servers, sessions: int, changes: int
+) -> tuple[tuple[list[float], list[float]], list[list[float]], int]:
+    """One Chromium session timed while ``sessions - 1`` websocket clients change slices.
+
+    The clients (benchmarks/ws_client.py) pause 0.5-1.5 s between changes, as a
+    reviewer reading the page would, and keep going until the browser is done.
+    Returns the browser's (painted, finished), each client's finished times and
+    the server's peak RSS.
+    """
+    from ws_client import drive
+
+    url = f"{servers.app.url}/slices?ds=bench"
+    rss = PeakRss(servers.app.process.pid)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    clients: list[Any] = []
+
+    async def start() -> None:
+        for k in range(1, sessions):
+            texts, rows = _shifted(servers, k)
+            clients.append(asyncio.ensure_future(drive(
+                _port(servers), "slices", "ds=bench", texts, rows, changes=None, stop=stop,
+                think=(0.5, 1.5), seed=k,
+            )))  # fmt: skip
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result()
+    time.sleep(5)  # every client connected and changing
+    try:
+        texts, rows = _shifted(servers, 0)
+        browser = time_page(url, texts, rows, changes, load_timeout=LOAD_TIMEOUT_MS)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        gathered = asyncio.run_coroutine_threadsafe(_gather(clients), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+    return browser, [t.finished for t in gathered], rss.stop()
+
+
+async def _gather(clients: list[Any]) -> list[Any]:
+    return list(await asyncio.gather(*clients))
 
 
 # --------------------------------------------------------------------------- main
@@ -282,6 +353,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--opens", type=int, default=3)
     parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument(
+        "--clients",
+        choices=("protocol", "browser"),
+        default="protocol",
+        help="sessions step: one Chromium and websocket clients (default), or all Chromium",
+    )
     args = parser.parse_args()
     steps = [s for s in args.steps.split(",") if s]
     unknown = sorted(set(steps) - set(STEPS))
@@ -320,7 +397,7 @@ def main() -> None:
                 notes.append(f"| {page} | {first:,} | {change:,} | {budget / 2**20:g} MB | {ok} |")
         alone_rss = rss.stop()
         notes.append(f"\nserver peak RSS, one session at a time: {alone_rss / 2**20:,.0f} MB")
-        if "sessions" in steps:
+        if "sessions" in steps and args.clients == "browser":
             alone_p, alone_f = slice_changes(servers, "slices", args.changes)
             results, peak = concurrent_sessions(servers, args.sessions, args.changes)
             for k, (painted, finished) in enumerate(results):
@@ -328,6 +405,18 @@ def main() -> None:
                                 SESSIONS_BUDGET))  # fmt: skip
                 rows.append(Row(f"session {k + 1} of {args.sessions}: finished", finished,
                                 alone_f, SESSIONS_BUDGET))  # fmt: skip
+        elif "sessions" in steps:
+            alone_p, alone_f = slice_changes(servers, "slices", args.changes)
+            alone_client = protocol_alone(servers, args.changes)
+            (painted, finished), clients, peak = mixed_sessions(
+                servers, args.sessions, args.changes
+            )
+            name = f"Chromium session, {args.sessions - 1} others changing slices"
+            rows.append(Row(f"{name}: painted", painted, alone_p, SESSIONS_BUDGET))
+            rows.append(Row(f"{name}: finished", finished, alone_f, SESSIONS_BUDGET))
+            for k, times in enumerate(clients):
+                rows.append(Row(f"websocket session {k + 2} of {args.sessions}: finished",
+                                times, alone_client, SESSIONS_BUDGET))  # fmt: skip
             ok = "pass" if peak <= MAX_RSS_BYTES else "FAIL"
             notes.append(
                 f"server peak RSS with {args.sessions} sessions: {peak / 2**20:,.0f} MB "
