@@ -20,10 +20,9 @@ from mlqa_debug.ui.widgets import copy_link
 ctx = open_page("slices")
 predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
 
-with st.expander("Add a filter", expanded=not current.predicates):
-    slice_builder(predictions)
-predicate_chips(current)
-
+# The builder and chips sit above the numbers but are drawn after them: the browser
+# applies the run's messages in order, so the row count is painted sooner.
+controls = st.container()
 report = slice_report(predictions.metric_data, mask)
 
 top = st.columns(4)
@@ -44,6 +43,10 @@ top[1].metric(
 top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
 top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
+with controls:
+    with st.expander("Add a filter", expanded=not current.predicates):
+        slice_builder(predictions)
+    predicate_chips(current)
 label_noise_note(ctx)  # confirmed label noise, once reviews exist (Labels page)
 
 table = report_frame(report)
