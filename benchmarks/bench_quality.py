@@ -11,8 +11,12 @@ outliers and planted duplicate rows), as Parquet. Then, in this process:
 - ``run_quality``: every registered quality check, per-check time from a second
   run with one check at a time;
 - leakage: ``find_leakage`` between the 1M-row table and a 200,000-row one
-  (a quarter of whose rows are copies), when ``mlqa_debug.analyses.quality.leakage``
-  exists; skipped with a message otherwise.
+  (a quarter of whose rows are copies), against its own reference run: both
+  tables hashed with ``pd.util.hash_pandas_object`` and a bare ``np.isin`` (the
+  exact copies alone), and scikit-learn's ``NearestNeighbors`` (one neighbour, the
+  same scaled numeric arrays) on ``--nn-rows`` current rows, extrapolated to all
+  of them (it would take minutes on a million); then the near-copy search alone
+  on 20 numeric features without a categorical one, where every row is searched.
 
 Each step runs ``--repeat`` times and the median is printed, with the ratio to the
 reference. Target: ``run_quality`` and leakage each well under 10 s.
@@ -24,7 +28,6 @@ reference. Target: ``run_quality`` and leakage each well under 10 s.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -97,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--nn-rows", type=int, default=5_000, help="rows for the sklearn run")
     args = parser.parse_args()
 
     from mlqa_debug.analyses.quality import QUALITY_CHECKS, run_quality
@@ -122,12 +126,8 @@ def main() -> None:
 
 
 def leakage(current: Any, args: argparse.Namespace, ref: float) -> None:
-    """Leakage between the table and a 200,000-row one, when the module exists."""
-    if importlib.util.find_spec("mlqa_debug.analyses.quality.leakage") is None:
-        print("leakage: skipped (mlqa_debug.analyses.quality.leakage is not there yet)")
-        return
+    """Leakage between the table and a 200,000-row one, against bare hashing and sklearn."""
     from mlqa_debug.analyses.quality.leakage import find_leakage, leakage_json
-
     from mlqa_debug.data.predictions import load_predictions
 
     rows = max(args.rows // 5, 1)
@@ -139,9 +139,72 @@ def leakage(current: Any, args: argparse.Namespace, ref: float) -> None:
         other["id"] = np.arange(args.rows, args.rows + rows)
         other.to_parquet(path, index=False)
     reference_table = load_predictions(path)
+    features = list(current.schema.features)
+    frames = current.frame[features], reference_table.frame[features]
+    bare, copies = timed(lambda: bare_exact(*frames), args.repeat)
     seconds, report = timed(lambda: find_leakage(current, reference_table), args.repeat)
-    summary = {k: v for k, v in leakage_json(report).items() if k != "leaky_features"}
-    print(f"{'leakage (1M vs 200k rows)':<56}{seconds:>9.2f}{seconds / ref:>13.2f}  {summary}")
+    nn, per_row = timed(lambda: sklearn_nearest(*frames, args.nn_rows), 1)
+    summary = {k: v["rows"] for k, v in leakage_json(report).items() if k != "leaky_features"}
+    label = "1M vs 200k rows" if args.rows == 1_000_000 else f"{args.rows:,} vs {rows:,} rows"
+    print(f"leakage ({label}), median of {args.repeat}")
+    print(f"{'step':<56}{'seconds':>9}{'x reference':>13}")
+    print(
+        f"{'reference: hash_pandas_object both + np.isin (exact only)':<56}{bare:>9.2f}{1:>13.2f}"
+    )
+    print(f"{'find_leakage (all four checks)':<56}{seconds:>9.2f}{seconds / bare:>13.2f}")
+    whole = per_row * current.n_samples
+    print(
+        f"{'sklearn NearestNeighbors, extrapolated to every row':<56}{whole:>9.1f}"
+        f"{whole / bare:>13.1f}  ({args.nn_rows:,} rows took {nn:.2f} s)"
+    )
+    print(f"  vs the run_quality reference: {seconds / ref:.2f}x; bare copies found: {copies:,}")
+    print(f"rows found: {summary}; near_sampled: {report.near_sampled}")
+    worst, found = timed(lambda: numeric_only_near(args.rows, rows), 1)
+    print(f"{'near-copy search alone, 20 numeric features, no categorical':<56}{worst:>9.2f}")
+    print(f"  (the worst case: every row searched; 1,000 planted near copies, {found:,} found)")
+
+
+def numeric_only_near(rows: int, reference_rows: int) -> int:
+    """The near-copy search where no categorical value narrows it (seeded normal features)."""
+    from mlqa_debug.analyses.quality.nearest import near_copies
+
+    rng = np.random.default_rng(3)
+    current, reference = rng.normal(size=(rows, 20)), rng.normal(size=(reference_rows, 20))
+    planted = min(1000, reference_rows)
+    current[:planted] = reference[:planted] + rng.normal(0, 1e-3, (planted, 20))
+    found = near_copies(
+        current,
+        reference,
+        np.zeros(rows, np.uint64),
+        np.zeros(reference_rows, np.uint64),
+        radius=0.01,
+        skip=np.zeros(rows, dtype=bool),
+        max_reference=250_000,
+    )
+    return int(found.mask.sum())
+
+
+def bare_exact(current: pd.DataFrame, reference: pd.DataFrame) -> int:
+    """What a pandas user types for "rows also in the training set"."""
+    ours = pd.util.hash_pandas_object(current, index=False).to_numpy()
+    theirs = pd.util.hash_pandas_object(reference, index=False).to_numpy()
+    return int(np.isin(ours, theirs).sum())
+
+
+def sklearn_nearest(current: pd.DataFrame, reference: pd.DataFrame, n_rows: int) -> float:
+    """Seconds per current row of sklearn's 1-nearest-neighbour on the scaled numeric arrays."""
+    from sklearn.neighbors import NearestNeighbors
+
+    numeric = [c for c in current.columns if pd.api.types.is_numeric_dtype(current[c].dtype)]
+    ref = reference[numeric].to_numpy(np.float64)
+    centre = np.nanmedian(ref, axis=0)
+    q1, q3 = np.nanpercentile(ref, [25, 75], axis=0)
+    scale = np.where(q3 > q1, q3 - q1, 1.0)
+    ref_z = np.nan_to_num((ref - centre) / scale)
+    cur_z = np.nan_to_num((current[numeric].to_numpy(np.float64)[:n_rows] - centre) / scale)
+    start = time.perf_counter()
+    NearestNeighbors(n_neighbors=1, n_jobs=-1).fit(ref_z).kneighbors(cur_z)
+    return (time.perf_counter() - start) / len(cur_z)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +12,8 @@ import pytest
 from mlqa_debug.cli.main import main
 from tests.analyses.quality.helpers import clean_frame
 
-needs_reference_modules = pytest.mark.skipif(
-    importlib.util.find_spec("mlqa_debug.analyses.quality.leakage") is None
-    or importlib.util.find_spec("mlqa_debug.analyses.quality.drift") is None,
-    reason="the leakage and drift modules are not there yet",
-)
-
+LEAKAGE_KEYS = {"exact_duplicates", "near_duplicates", "shared_ids", "leaky_features"}
+DRIFT_KEYS = {"column", "psi", "statistic", "p_value", "test", "drifted"}
 FINDING_KEYS = {"check", "column", "severity", "rows", "message", "slice", "error_rate"}
 
 
@@ -48,8 +42,8 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]
 def test_json_shape_without_reference(dirty_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = run_json(capsys, str(dirty_file))
     assert code == 0
-    assert set(data) == {"findings", "leakage", "drift"}
-    assert data["leakage"] is None and data["drift"] is None
+    assert set(data) == {"findings", "leakage", "drift", "slice_drift"}
+    assert data["leakage"] is None and data["drift"] is None and data["slice_drift"] is None
     by_check = {(f["check"], f["column"]): f for f in data["findings"]}
     assert all(set(f) == FINDING_KEYS for f in data["findings"])
     missing = by_check["missing_values", "size"]
@@ -132,30 +126,87 @@ def test_unloadable_table_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "label" in capsys.readouterr().err
 
 
-@needs_reference_modules
-def test_reference_with_labels_and_no_predictions(
-    rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def eval_and_training(rng: np.random.Generator, tmp_path: Path) -> tuple[Path, Path]:
+    """An evaluation table and a training set (labels, no predictions) sharing 50 rows."""
     current = clean_frame(rng)
     training = clean_frame(rng).drop(columns=["prediction", "score"])
     training["id"] += 10_000
     training.iloc[:50, 1:] = current.iloc[:50][training.columns[1:]].to_numpy()
+    training.loc[60:69, "id"] = current.loc[60:69, "id"].to_numpy()  # and 10 ids
     current_path, training_path = tmp_path / "eval.parquet", tmp_path / "train.parquet"
     current.to_parquet(current_path, index=False)
     training.to_parquet(training_path, index=False)
-    code, data = run_json(capsys, str(current_path), "--reference", str(training_path))
+    return current_path, training_path
+
+
+def test_reference_with_labels_and_no_predictions(
+    eval_and_training: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    current, training = eval_and_training
+    code = main(["quality", str(current), "--reference", str(training), "--json"])
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
     assert code == 0
-    assert set(data["leakage"]) == {
-        "exact_duplicates",
-        "near_duplicates",
-        "shared_ids",
-        "leaky_features",
-    }
+    leakage = data["leakage"]
+    assert set(leakage) == LEAKAGE_KEYS
+    for key in ("exact_duplicates", "near_duplicates", "shared_ids"):
+        assert set(leakage[key]) == {"rows", "slice", "error_rate", "message"}
+    assert leakage["exact_duplicates"]["rows"] == 50
+    assert leakage["shared_ids"]["rows"] == 10
+    # two numeric features: independent rows come near by chance, and the message says so
+    assert "no more than chance gives" in leakage["near_duplicates"]["message"]
+    assert set(leakage["exact_duplicates"]["error_rate"]) >= {"inside", "adjusted_p"}
+    assert leakage["leaky_features"] == []
     assert {d["column"] for d in data["drift"]} >= {"colour", "size", "weight"}
-    assert all(
-        set(d) == {"column", "psi", "statistic", "p_value", "test", "drifted"}
-        for d in data["drift"]
-    )
+    assert all(set(d) >= DRIFT_KEYS for d in data["drift"])
+    assert data["slice_drift"] is None  # a training set has no error rate
+    assert "error rate per slice not compared: the reference has no predictions" in captured.err
+
+
+def test_reference_text_output(
+    eval_and_training: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    current, training = eval_and_training
+    assert main(["quality", str(current), "--reference", str(training)]) == 0
+    out = capsys.readouterr().out
+    assert "leakage against the reference:" in out
+    assert "exact_duplicates: 50 rows: 50 rows (2.5%) have an exact copy in the reference" in out
+    assert "shared_ids: 10 rows:" in out and "near_duplicates: " in out
+    assert "leaky_features: 0" in out and "drift: " in out
+    assert "error rate per slice: not compared: the reference has no predictions" in out
+    assert "{" not in out  # no dict printed raw
+
+
+def test_leakage_counts_for_fail_on(
+    eval_and_training: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exact copies and shared ids are errors: with the reference, --fail-on error fails."""
+    current, training = eval_and_training
+    assert main(["quality", str(current), "--fail-on", "error"]) == 0  # clean on its own
+    capsys.readouterr()
+    argv = ["quality", str(current), "--reference", str(training), "--json"]
+    assert main([*argv, "--fail-on", "error"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["leakage"]["exact_duplicates"]["rows"] == 50
+    assert main(["quality", str(current), "--reference", "missing.parquet"]) == 2
+
+
+def test_leaky_feature_in_the_text_output(
+    rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    current, reference = clean_frame(rng), clean_frame(rng)
+    current["refund"] = current["label"] * 2.0 + rng.normal(0, 0.1, len(current))
+    reference["refund"] = reference["label"] * 2.0
+    cur_path, ref_path = tmp_path / "cur.parquet", tmp_path / "ref.parquet"
+    current.to_parquet(cur_path, index=False)
+    reference.to_parquet(ref_path, index=False)
+    code, data = run_json(capsys, str(cur_path), "--reference", str(ref_path))
+    assert code == 0
+    (leaky,) = data["leakage"]["leaky_features"]
+    assert leaky["column"] == "refund" and leaky["measure"] == "auc" and leaky["score"] > 0.99
+    assert main(["quality", str(cur_path), "--reference", str(ref_path)]) == 0
+    assert "'refund': auc 1" in capsys.readouterr().out
 
 
 def test_quality_is_a_registered_command() -> None:
@@ -188,69 +239,6 @@ def test_reference_without_predictions_loads_with_labels_standing_in(
         load_reference(str(unlabelled), args)
 
 
-def test_reference_branch_calls_the_agreed_api(
-    rng: np.random.Generator,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The wiring alone, with stand-ins for the leakage and drift modules' agreed functions."""
-    import types
-
-    seen: list[tuple[str, str, str]] = []
-
-    def find_leakage(current, reference):  # type: ignore[no-untyped-def]
-        seen.append(("leakage", current.source, reference.schema.prediction))
-        return "report"
-
-    def feature_drift(current, reference):  # type: ignore[no-untyped-def]
-        seen.append(("drift", current.source, reference.schema.prediction))
-        return ["drifts"]
-
-    leakage = types.ModuleType("mlqa_debug.analyses.quality.leakage")
-    leakage.find_leakage = find_leakage  # type: ignore[attr-defined]
-    leakage.leakage_json = lambda report: {  # type: ignore[attr-defined]
-        "exact_duplicates": 3,
-        "near_duplicates": 1,
-        "shared_ids": 0,
-        "leaky_features": [],
-    }
-    drift = types.ModuleType("mlqa_debug.analyses.quality.drift")
-    drift.feature_drift = feature_drift  # type: ignore[attr-defined]
-    drift.drift_json = lambda drifts: [  # type: ignore[attr-defined]
-        {
-            "column": "size",
-            "psi": 0.4,
-            "statistic": 0.2,
-            "p_value": 1e-9,
-            "test": "ks",
-            "drifted": True,
-        },
-        {
-            "column": "colour",
-            "psi": 0.0,
-            "statistic": 1.0,
-            "p_value": 0.6,
-            "test": "chi2",
-            "drifted": False,
-        },
-    ]
-    monkeypatch.setitem(sys.modules, leakage.__name__, leakage)
-    monkeypatch.setitem(sys.modules, drift.__name__, drift)
-    current, training = tmp_path / "eval.parquet", tmp_path / "train.parquet"
-    clean_frame(rng).to_parquet(current, index=False)
-    clean_frame(rng).drop(columns=["prediction", "score"]).to_parquet(training, index=False)
-    code, data = run_json(capsys, str(current), "--reference", str(training))
-    assert code == 0
-    assert seen == [("leakage", "eval.parquet", "label"), ("drift", "eval.parquet", "label")]
-    assert data["leakage"]["exact_duplicates"] == 3
-    assert [d["column"] for d in data["drift"]] == ["size", "colour"]
-    assert main(["quality", str(current), "--reference", str(training)]) == 0
-    out = capsys.readouterr().out
-    assert "exact_duplicates: 3" in out and "drift: 1 of 2 features drifted" in out
-    assert "size: PSI 0.4, ks statistic 0.2, p < 0.001" in out
-
-
 def test_reference_gives_drift_ranked_by_psi(
     rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -265,5 +253,7 @@ def test_reference_gives_drift_ranked_by_psi(
     assert drift[0]["column"] == "size" and drift[0]["drifted"] and drift[0]["test"] == "ks"
     assert [d["psi"] for d in drift] == sorted((d["psi"] for d in drift), reverse=True)
     assert not any(d["drifted"] for d in drift[1:])
+    assert isinstance(out["slice_drift"], list) and out["slice_drift"]  # both have predictions
     assert main(["quality", str(cur_path), "--reference", str(ref_path)]) == 0
-    assert "drift: 1 of" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "drift: 1 of" in text and "error rate per slice: " in text

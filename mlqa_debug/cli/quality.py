@@ -4,9 +4,11 @@ Runs every registered data-quality check (:func:`mlqa_debug.analyses.quality.run
 on FILE (a workspace dataset or a predictions file) and prints the findings, worst
 first: check, column, severity, rows, a sentence with the error rate there against
 the rest, and the slice that opens them. With ``--reference`` (the training or a
-reference table) it adds leakage between the two and per-feature drift.
-``--json`` prints ``{"findings": [...], "leakage": {...}, "drift": [...]}``
-(``leakage`` and ``drift`` are ``null`` without a reference).
+reference table) it adds leakage between the two, per-feature drift and the
+drift of the error rate per slice. ``--json`` prints ``{"findings": [...],
+"leakage": {...}, "drift": [...], "slice_drift": [...]}`` (``leakage``, ``drift``
+and ``slice_drift`` are ``null`` without a reference; ``slice_drift`` also when
+the reference has no predictions, said on stderr).
 
 A reference table may hold labels and no predictions (a training set): the loader
 refuses such a table ("no prediction column"), so the command loads it again
@@ -14,19 +16,20 @@ with its label column standing in for the prediction, which leakage and drift of
 features and labels do not read.
 
 Exit codes: 0 without a finding at or above ``--fail-on``'s severity (or without
-``--fail-on``), 1 with one, 2 on bad input. Only the quality findings count;
-leakage and drift are reported, not judged.
+``--fail-on``), 1 with one, 2 on bad input. Quality and leakage findings count
+(exact copies of reference rows and shared ids are errors); drift is reported,
+not judged (at large n every test flags something: see ``docs/quality.md``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
-from mlqa_debug.analyses.quality import QualityReport, run_quality
+from mlqa_debug.analyses.quality import QualityReport, at_least, run_quality
+from mlqa_debug.analyses.quality.leakage import LeakageReport, find_leakage, leakage_json
 from mlqa_debug.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -38,12 +41,14 @@ from mlqa_debug.cli.common import (
 )
 from mlqa_debug.data.checks import SEVERITIES, Severity
 from mlqa_debug.data.predictions import SUPPORTED_SUFFIXES, Predictions, load_predictions
-from mlqa_debug.data.schema import PREDICTION_NAMES, Roles, find_roles
-from mlqa_debug.errors import SchemaError
-from mlqa_debug.stats.format import count, number, p_value
+from mlqa_debug.data.reference import load_labelled
+from mlqa_debug.data.schema import Roles
+from mlqa_debug.stats.format import count, number, p_value, percent, points
 
 FAIL_LEVELS: tuple[Severity, ...] = ("warning", "error")
 """The severities ``--fail-on`` accepts."""
+TOP_SLICES = 10
+"""Drifted slices the text output lists."""
 
 
 def add_commands(sub: SubParsers, *, ws_help: str) -> None:
@@ -70,32 +75,49 @@ def add_commands(sub: SubParsers, *, ws_help: str) -> None:
 def cmd_quality(args: argparse.Namespace) -> int:
     current = _load(args.file, args, roles_from_args(args))
     report = run_quality(current)
-    leakage: dict[str, Any] | None = None
-    drift: list[dict[str, Any]] | None = None
+    compared: dict[str, Any] = {"leakage": None, "drift": None, "slice_drift": None}
+    skipped = None
+    findings = list(report.findings)
     if args.reference:
         reference = load_reference(args.reference, args)
-        from mlqa_debug.analyses.quality.drift import drift_json, feature_drift
-
-        leakage = _leakage(current, reference)
-        drift = drift_json(feature_drift(current, reference))
+        leakage = find_leakage(current, reference)
+        compared, skipped = against_reference(current, reference, leakage=leakage)
+        findings += leakage.findings
     if args.json:
-        print_json({"findings": report.to_json(), "leakage": leakage, "drift": drift})
+        if skipped is not None:
+            print(f"note: error rate per slice not compared: {skipped}", file=sys.stderr)
+        print_json({"findings": report.to_json(), **compared})
     else:
         print(format_report(report, current.source))
-        if drift is not None:
-            print(format_reference(leakage, drift))
-    failing = bool(args.fail_on) and bool(report.at_least(args.fail_on))
+        if args.reference:
+            print(format_reference(compared, skipped))
+    failing = bool(args.fail_on) and any(at_least(f.severity, args.fail_on) for f in findings)
     return EXIT_FAILED if failing else EXIT_OK
 
 
-def _leakage(current: Predictions, reference: Predictions) -> dict[str, Any] | None:
-    """Leakage against the reference, or ``None`` (said on stderr) in a build without it."""
-    try:
-        from mlqa_debug.analyses.quality.leakage import find_leakage, leakage_json
-    except ImportError:
-        print("note: leakage checks are not in this version; drift only", file=sys.stderr)
-        return None
-    return leakage_json(find_leakage(current, reference))
+def against_reference(
+    current: Predictions, reference: Predictions, *, leakage: LeakageReport | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """Leakage, drift and error-rate drift per slice as JSON, and why the last was skipped.
+
+    ``leakage`` is the leakage report when the caller has found it already.
+    """
+    from mlqa_debug.analyses.quality.drift import (
+        drift_json,
+        feature_drift,
+        slice_drift_json,
+        slice_drift_skipped,
+        slice_error_drift,
+    )
+
+    skipped = slice_drift_skipped(current, reference)
+    slices = None if skipped else slice_drift_json(slice_error_drift(current, reference))
+    compared = {
+        "leakage": leakage_json(leakage or find_leakage(current, reference)),
+        "drift": drift_json(feature_drift(current, reference)),
+        "slice_drift": slices,
+    }
+    return compared, skipped
 
 
 def _load(target: str, args: argparse.Namespace, roles: Roles) -> Predictions:
@@ -108,16 +130,7 @@ def _load(target: str, args: argparse.Namespace, roles: Roles) -> Predictions:
 
 def load_reference(target: str, args: argparse.Namespace) -> Predictions:
     """The reference table; one with labels and no predictions gets its labels as predictions."""
-    roles = roles_from_args(args)
-    try:
-        return _load(target, args, roles)
-    except SchemaError as e:
-        if e.expected != PREDICTION_NAMES or not isinstance(e.received, list):
-            raise
-        label = find_roles(e.received, roles, require_label=False)["label"]
-        if label is None:
-            raise
-        return _load(target, args, dataclasses.replace(roles, prediction=label))
+    return load_labelled(lambda roles: _load(target, args, roles), roles_from_args(args))
 
 
 def format_report(report: QualityReport, source: str) -> str:
@@ -138,12 +151,23 @@ def format_report(report: QualityReport, source: str) -> str:
     return "\n".join(lines)
 
 
-def format_reference(leakage: dict[str, Any] | None, drift: list[dict[str, Any]]) -> str:
-    """Leakage counts (when checked) and the drifted features, from their JSON."""
-    lines = [""]
-    if leakage is not None:
-        lines.append("leakage against the reference:")
-        lines += [f"  {key}: {_short(value)}" for key, value in leakage.items()]
+def format_reference(compared: dict[str, Any], skipped: str | None = None) -> str:
+    """Leakage, the drifted features and the most drifted slices, from their JSON."""
+    leakage, drift = compared["leakage"], compared["drift"]
+    lines = ["", "leakage against the reference:"]
+    for key in ("exact_duplicates", "near_duplicates", "shared_ids"):
+        item = leakage[key]
+        rows = "not checked" if item["rows"] is None else f"{count(item['rows'])} rows"
+        lines.append(f"  {key}: {rows}: {item['message']}")
+        if item["slice"]:
+            lines.append(f"    slice: {item['slice']}")
+    leaky = leakage["leaky_features"]
+    lines.append(f"  leaky_features: {count(len(leaky))}")
+    lines += [
+        f"    {f['column']!r}: {f['measure']} {number(f['score'])} "
+        f"(threshold {number(f['threshold'])})"
+        for f in leaky
+    ]
     drifted = [d for d in drift if d.get("drifted")]
     lines.append(f"drift: {count(len(drifted))} of {count(len(drift))} features drifted")
     lines += [
@@ -151,12 +175,23 @@ def format_reference(leakage: dict[str, Any] | None, drift: list[dict[str, Any]]
         f"{number(d.get('statistic'))}, p {p_value(d.get('p_value'))}"
         for d in drifted
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _slice_lines(compared.get("slice_drift"), skipped))
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, list):
-        return (
-            f"{len(value)}: " + ", ".join(map(str, value[:5])) + (", ..." if len(value) > 5 else "")
+def _slice_lines(slices: list[dict[str, Any]] | None, skipped: str | None) -> list[str]:
+    """The error rate per slice: the significant changes, most drifted first."""
+    if slices is None:
+        return [f"error rate per slice: not compared: {skipped or 'no reference'}"]
+    moved = [d for d in slices if d["significant"]]
+    lines = [
+        f"error rate per slice: {count(len(moved))} of the {count(len(slices))} most drifted "
+        "slices changed significantly (Holm)"
+    ]
+    for d in moved[:TOP_SLICES]:
+        ref, cur, diff = d["error_reference"], d["error_current"], d["difference"]
+        lines.append(
+            f"  {d['slice']}: {percent(ref['value'])} -> {percent(cur['value'])} "
+            f"({points(diff['value'])}, 95% CI [{points(diff['low'])}, {points(diff['high'])}], "
+            f"Holm p {p_value(d['adjusted_p'])}; {count(d['rows_current'])} rows)"
         )
-    return str(value)
+    return lines

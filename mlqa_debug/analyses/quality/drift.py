@@ -11,6 +11,19 @@ At a million rows any test rejects for a negligible shift, so a column is called
 major; drifted means at least moderate. The p-value is reported beside it, not
 used to flag. Results are ranked by PSI, largest first.
 
+Drift of the error rate per slice (:func:`slice_error_drift`) needs a reference
+with predictions: the one-predicate slices of each feature that both tables have
+(the current table's bins from :func:`mlqa_debug.slicing.encode_features`, as the
+breakdown and discovery use them, applied to both tables by the slices' own
+masks), each slice's error rate on both with Wilson intervals, the difference
+(current minus reference) with Newcombe's interval and the test of the Slices
+page (:func:`mlqa_debug.stats.two_proportion_p_value`), Holm-adjusted over every
+slice compared. Slices with fewer than :data:`MIN_SLICE_ROWS` rows in either
+table are left out. Ranked by effect size, the significant slices (after Holm)
+first: the smallest change the 95% interval allows (0 when it covers 0), then
+the difference. A regression reference's
+errors use the current table's error threshold, so both count the same misses.
+
 Bins: numeric columns are cut at the reference's deciles (:data:`N_BINS`, fewer
 when values repeat), categorical ones keep the reference's
 :data:`MAX_CATEGORIES` most common values and pool the rest as "(other)". Missing
@@ -31,6 +44,15 @@ import numpy as np
 import pandas as pd
 
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.errors import SliceError
+from mlqa_debug.slicing import Slice, encode_features, parse_slice
+from mlqa_debug.stats import (
+    Estimate,
+    adjust_p_values,
+    newcombe_difference,
+    proportion_estimate,
+    two_proportion_p_value,
+)
 
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
@@ -39,6 +61,14 @@ MAX_CATEGORIES = 20
 EPSILON = 1e-4
 MISSING = "(missing)"
 OTHER = "(other)"
+SLICE_BINS = 5
+"""Quantile bins per numeric feature in the error-rate drift (the breakdown's)."""
+MIN_SLICE_ROWS = 30
+"""Fewest rows a slice needs in each table for its error-rate drift to be compared."""
+MAX_DRIFT_SLICES = 50
+"""Slices :func:`slice_error_drift` returns by default (the most drifted)."""
+ALPHA = 0.05
+"""Significance level of the error-rate drift, after Holm's correction."""
 
 Level = Literal["stable", "moderate", "major"]
 
@@ -258,3 +288,138 @@ def drift_json(drifts: Sequence[FeatureDrift]) -> list[dict[str, Any]]:
         }
         for d in drifts
     ]
+
+
+@dataclass(frozen=True)
+class SliceErrorDrift:
+    """One slice's error rate on both tables and how it moved (current minus reference)."""
+
+    slice: str
+    n_reference: int
+    n_current: int
+    reference: Estimate
+    current: Estimate
+    difference: Estimate
+    p_value: float
+    adjusted_p: float
+    significant: bool
+
+    @property
+    def effect(self) -> float:
+        """The smallest change the 95% interval allows: 0 when it covers 0."""
+        d = self.difference
+        return max(d.low, -d.high, 0.0)
+
+
+def slice_drift_skipped(current: Predictions, reference: Predictions) -> str | None:
+    """Why the error rate per slice cannot be compared, or ``None`` when it can."""
+    if reference.schema.prediction == reference.schema.label:
+        return "the reference has no predictions (a training set): its error rate is unknown"
+    if current.schema.is_classification != reference.schema.is_classification:
+        return "one table is a regression and the other a classification"
+    return None
+
+
+def slice_error_drift(
+    current: Predictions,
+    reference: Predictions,
+    *,
+    slices: Sequence[str | Slice] | None = None,
+    max_slices: int = MAX_DRIFT_SLICES,
+    min_rows: int = MIN_SLICE_ROWS,
+    alpha: float = ALPHA,
+) -> list[SliceErrorDrift]:
+    """The slices whose error rate moved most from the reference to the current table.
+
+    ``slices`` defaults to the one-predicate slices of every shared, non-text
+    feature (module docstring). Empty when :func:`slice_drift_skipped` gives a
+    reason. Holm adjusts over every slice compared; the first ``max_slices`` of the
+    ranking (significant first, then by effect size) are returned.
+    """
+    if slice_drift_skipped(current, reference) is not None:
+        return []
+    errors = current.error, _reference_errors(current, reference)
+    counts: list[tuple[str, int, int, int, int]] = []
+    for text, mask, other in _slice_masks(current, reference, slices):
+        n_cur, n_ref = int(mask.sum()), int(other.sum())
+        if min(n_cur, n_ref) >= max(min_rows, 1):
+            k_cur, k_ref = int(errors[0][mask].sum()), int(errors[1][other].sum())
+            counts.append((text, k_cur, n_cur, k_ref, n_ref))
+    raw = [two_proportion_p_value(k1, n1, k2, n2) for _, k1, n1, k2, n2 in counts]
+    adjusted = adjust_p_values(raw, method="holm") if raw else np.zeros(0)
+    drifts = [
+        SliceErrorDrift(
+            slice=text,
+            n_reference=n2,
+            n_current=n1,
+            reference=proportion_estimate(k2, n2),
+            current=proportion_estimate(k1, n1),
+            difference=newcombe_difference(k1, n1, k2, n2),
+            p_value=p,
+            adjusted_p=float(adj),
+            significant=bool(adj < alpha),
+        )
+        for (text, k1, n1, k2, n2), p, adj in zip(counts, raw, adjusted, strict=True)
+    ]
+    drifts.sort(key=lambda d: (not d.significant, -d.effect, -abs(d.difference.value), d.slice))
+    return drifts[:max_slices]
+
+
+def _reference_errors(current: Predictions, reference: Predictions) -> np.ndarray:
+    """The reference's errors; for regression, misses beyond the current table's threshold."""
+    if reference.schema.is_classification:
+        return np.asarray(reference.error)
+    return np.abs(reference.residual) > float(current.schema.error_threshold or 0.0)
+
+
+def _slice_masks(
+    current: Predictions, reference: Predictions, slices: Sequence[str | Slice] | None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(text, current rows, reference rows)`` of each slice that fits both tables."""
+    if slices is None:
+        slices = _feature_slices(current, reference)
+    out = []
+    for item in slices:
+        s = parse_slice(item) if isinstance(item, str) else item
+        try:
+            s.check(current.column_kinds)
+            s.check(reference.column_kinds)
+        except SliceError:
+            continue  # a column one table lacks, or of another type there
+        out.append((s.text, s.mask(current.slice_frame), s.mask(reference.slice_frame)))
+    return out
+
+
+def _feature_slices(current: Predictions, reference: Predictions) -> list[Slice]:
+    """One slice per value or bin of every shared non-text feature, the current table's bins."""
+    theirs = reference.schema.features
+    features = [
+        c
+        for c, kind in current.schema.features.items()
+        if kind != "text" and c in theirs and theirs[c] != "text"
+    ]
+    encoding = encode_features(current.frame, features, n_bins=SLICE_BINS)
+    return [Slice(p) for f in encoding.features for p in f.predicates]
+
+
+def slice_drift_json(drifts: Sequence[SliceErrorDrift]) -> list[dict[str, Any]]:
+    """``[{"slice", "rows_reference", "rows_current", "error_reference", "error_current",
+    "difference", "p_value", "adjusted_p", "significant"}]`` (estimates as dicts)."""
+    return [
+        {
+            "slice": d.slice,
+            "rows_reference": d.n_reference,
+            "rows_current": d.n_current,
+            "error_reference": d.reference.to_dict(),
+            "error_current": d.current.to_dict(),
+            "difference": d.difference.to_dict(),
+            "p_value": _finite(d.p_value),
+            "adjusted_p": _finite(d.adjusted_p),
+            "significant": d.significant,
+        }
+        for d in drifts
+    ]
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value

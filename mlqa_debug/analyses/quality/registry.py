@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Protocol, TypeAlias, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -49,11 +49,14 @@ T = TypeVar("T")
 
 __all__ = [
     "QUALITY_CHECKS",
+    "CheckInfo",
     "Draft",
     "QualityCheck",
     "QualityContext",
+    "quality_check",
     "register_quality",
     "run_quality",
+    "stamp_findings",
 ]
 
 
@@ -146,6 +149,17 @@ class QualityCheck:
     when: Applies | None = None
 
 
+class CheckInfo(Protocol):
+    """What stamping a draft reads of its check (a :class:`QualityCheck`, a leakage check)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+
+
 QUALITY_CHECKS: list[QualityCheck] = []
 """The registry, in run order. Add to it with :func:`register_quality` only."""
 
@@ -164,6 +178,15 @@ def register_quality(
         return function
 
     return add
+
+
+def quality_check(name: str) -> QualityCheck:
+    """The registered check called ``name`` (to run one: ``run_quality(p, checks=[...])``)."""
+    for check in QUALITY_CHECKS:
+        if check.name == name:
+            return check
+    known = ", ".join(c.name for c in QUALITY_CHECKS)
+    raise ValueError(f"no quality check named {name!r}; registered: {known}")
 
 
 def run_quality(
@@ -187,14 +210,19 @@ def run_quality(
             continue
         status[check.name] = (check.title, "ran", check.clean)
         stamped += [(check, draft) for draft in check.function(context)]
-    findings = _finish(context, stamped)
+    findings = stamp_findings(context, stamped)
     order = {name: i for i, name in enumerate(status)}
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], order[f.check]))
     return QualityReport(tuple(findings), status, predictions.n_samples)
 
 
-def _finish(context: QualityContext, stamped: list[tuple[QualityCheck, Draft]]) -> list[Finding]:
-    """Compare error rates, adjust the p-values together, build the findings."""
+def stamp_findings(
+    context: QualityContext, stamped: Sequence[tuple[CheckInfo, Draft]]
+) -> list[Finding]:
+    """Compare error rates, adjust the p-values together (Holm), build the findings.
+
+    The drafts keep their order; ``run_quality`` and the leakage checks both stamp here.
+    """
     data = context.predictions.metric_data
     n = context.n_samples
     reports: list[Any] = []
@@ -220,9 +248,7 @@ def _finish(context: QualityContext, stamped: list[tuple[QualityCheck, Draft]]) 
     return out
 
 
-def _finding(
-    check: QualityCheck, draft: Draft, comparison: ErrorComparison | None, n: int
-) -> Finding:
+def _finding(check: CheckInfo, draft: Draft, comparison: ErrorComparison | None, n: int) -> Finding:
     severity = draft.severity or check.severity
     worse = comparison is not None and comparison.significant and comparison.difference.value > 0
     if worse and SEVERITY_RANK[severity] < SEVERITY_RANK["warning"]:

@@ -1,11 +1,16 @@
 """The row checks: duplicated rows, duplicated feature rows with different labels, repeated ids.
 
-Rows are compared by hash: each feature column is hashed once with
-``pd.util.hash_pandas_object`` (values only, not the index; missing values hash
-alike, as ``DataFrame.duplicated`` treats them) and the column hashes are combined
-into one 64-bit hash per row, so a 1,000,000-row table costs one pass per column
-and one hash-table lookup per row. Two different rows share a hash with
-probability about ``n² / 2⁶⁵`` (3e-8 at a million rows).
+Rows are compared by hash: each feature column is hashed once
+(:func:`column_hash`, ``pd.util.hash_array`` of its normalised values) and the
+column hashes are combined into one 64-bit hash per row, so a 1,000,000-row table
+costs one pass per column and one hash-table lookup per row. Two different rows
+share a hash with probability about ``n² / 2⁶⁵`` (3e-8 at a million rows). The
+normalisation makes values that are equal hash alike in any table (leakage
+compares two, :mod:`.leakage`): numbers as float64 (``1 == 1.0``, ``-0.0 ==
+0.0``; integers beyond 2⁵³ round), booleans as 0 and 1, datetimes as UTC
+nanoseconds (any unit or time zone), categories by their values, text as it is
+(not stripped: ``"red "`` is not ``"red"``, as in a slice), and every missing
+value (NaN, None, ``pd.NA``, NaT) alike, as ``DataFrame.duplicated`` treats them.
 
 - ``duplicate_rows``: rows whose features and label equal another row's (the id
   left out: a copied example under a new id is still a copy). Every row of such
@@ -41,6 +46,7 @@ __all__ = [
     "duplicate_rows",
     "feature_hashes",
     "ids_slice",
+    "value_hash",
 ]
 
 _MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: mixes the column hashes
@@ -55,9 +61,34 @@ def combine_hashes(hashes: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+_MISSING_HASH = np.uint64(0xFFFFFFFFFFFFFFFF)  # every missing value, whatever its type
+
+
 def column_hash(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """``hash_pandas_object`` of one column's values (categories hash by value)."""
-    return pd.util.hash_pandas_object(frame[column], index=False, categorize=True).to_numpy()
+    """One uint64 per row of one column's normalised values (see the module docstring)."""
+    return value_hash(frame[column])
+
+
+def value_hash(series: pd.Series) -> np.ndarray:
+    """One uint64 per value, equal for equal values in any table (see the module docstring)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # hash the categories once, then look up
+        codes = series.cat.codes.to_numpy()
+        out = value_hash(pd.Series(series.cat.categories))[codes]
+        out[codes < 0] = _MISSING_HASH
+        return out
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        values: np.ndarray = series.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=0.0) + 0.0  # -0.0 + 0.0 is 0.0
+    else:
+        values = series.to_numpy(dtype=object)
+    out = pd.util.hash_array(values)
+    out[missing] = _MISSING_HASH
+    return out
 
 
 def feature_hashes(context: QualityContext) -> np.ndarray:
