@@ -98,3 +98,7 @@ class ModelError(MlqaError, ValueError):
 
 class CompareError(MlqaError, ValueError):
     """Two predictions tables that cannot be compared (tasks, classes or ids that do not fit)."""
+
+
+class Cancelled(MlqaError):
+    """Long work stopped at a checkpoint because its run was cancelled (not bad input)."""

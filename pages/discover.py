@@ -3,7 +3,7 @@
 import streamlit as st
 
 from mlqa_debug.analyses.discovery import figures as plots
-from mlqa_debug.analyses.discovery.service import default_features, usable_features
+from mlqa_debug.analyses.discovery.service import TreeTarget, default_features, usable_features
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
 from mlqa_debug.ui.context import open_page
@@ -27,23 +27,23 @@ try:
             f"the first {len(features)}, which keeps them to seconds; choose others under Features."
         )
     params = ui.params_form(ctx, usable, features)
-    with st.spinner("Searching slices…", show_time=True):
-        result = ui.run_discovery(predictions, params)
+    result = ui.run_discovery(predictions, params)  # None while the search runs
 except MlqaError as e:
     st.error(md(e))
     st.stop()
 
 where = f" inside {md(params.within)}" if params.within else ""
-st.subheader(f"Top {len(result.slices)} slices{where}")
-st.caption(
-    f"Searched {result.n_rows:,} rows over {len(result.features)} features "
-    f"({'from the cache' if result.cached else 'just computed'}); "
-    f"mean error {result.mean_error:.3g}."
-    + (f" Left out: {md(', '.join(result.skipped))}." if result.skipped else "")
-)
-if not result.slices:
+if result is not None:
+    st.subheader(f"Top {len(result.slices)} slices{where}")
+    st.caption(
+        f"Searched {result.n_rows:,} rows over {len(result.features)} features "
+        f"({'from the cache' if result.cached else 'just computed'}); "
+        f"mean error {result.mean_error:.3g}."
+        + (f" Left out: {md(', '.join(result.skipped))}." if result.skipped else "")
+    )
+if result is not None and not result.slices:
     st.info("No slice scores above zero: try a higher α or a lower minimum support.")
-else:
+elif result is not None:
     st.dataframe(
         ui.results_frame(result, dataset),
         hide_index=True,
@@ -71,24 +71,25 @@ leaf = c2.select_slider(
     key="tree_leaf",
     format_func=lambda v: f"{v:.1%}",
 )
-targets = (
+targets: list[TreeTarget] = (
     ["error"] if predictions.schema.is_classification else ["abs_residual", "residual", "error"]
 )
-target = c3.selectbox("Tree target", targets, key="tree_target")
+target = c3.selectbox("Tree target", targets, key="tree_target") or "error"
 tree_features = st.multiselect("Tree features", usable, default=features, key="tree_features")
 try:
     tree = ui.error_tree(predictions, tree_features, depth, leaf, params.within, target)
 except MlqaError as e:
     st.error(md(e))
     st.stop()
-st.plotly_chart(plots.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree")
-st.dataframe(
-    ui.tree_frame(tree, dataset, target),
-    hide_index=True,
-    width="stretch",
-    column_config=ui.TREE_COLUMNS,
-)
-st.caption(
-    "Open a node's slice from its link; a node's slice selects exactly the rows "
-    "the tree sends there."
-)
+if tree is not None:  # None while it grows
+    st.plotly_chart(plots.error_tree_icicle(tree, rate_label=ui.rate_label(target)), key="tree")
+    st.dataframe(
+        ui.tree_frame(tree, dataset, target),
+        hide_index=True,
+        width="stretch",
+        column_config=ui.TREE_COLUMNS,
+    )
+    st.caption(
+        "Open a node's slice from its link; a node's slice selects exactly the rows "
+        "the tree sends there."
+    )

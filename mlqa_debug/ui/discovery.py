@@ -1,4 +1,8 @@
-"""Widgets and cached runs of the Discover page."""
+"""Widgets and cached runs of the Discover page.
+
+The search and the error tree run as background jobs (:mod:`mlqa_debug.ui.background`):
+one per dataset and parameters, shared by every session, with progress and Cancel.
+"""
 
 from __future__ import annotations
 
@@ -14,24 +18,29 @@ from mlqa_debug.analyses.discovery.service import (
     DiscoveryParams,
     DiscoveryResult,
     TreeTarget,
+    cached_discovery,
     discover_slices,
+    discovery_key,
     grow_error_tree,
 )
 from mlqa_debug.analyses.discovery.tree import ErrorTree
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.ui import serving
+from mlqa_debug.jobs import Job, background_jobs
+from mlqa_debug.ui.background import job_result
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.links import slice_url
 from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_option
 from mlqa_debug.ui.state import get_workspace
-from mlqa_debug.ui.text import md
+from mlqa_debug.ui.text import md, without_paths
 from mlqa_debug.ui.widgets import open_slice_link
 
 DEFAULTS = DEFAULT_PARAMS  # the service's defaults, named once there
 #: The default minimum support is 1% of the rows, but never fewer than this many.
 MIN_SUPPORT_ROWS = 20
+#: Seconds a page run waits for a search or a tree before leaving it to the background.
+WAIT_SECONDS = 3.0
 
 RESULT_COLUMNS = {
     "slice": st.column_config.TextColumn(width="large"),
@@ -140,19 +149,34 @@ def _measure_fits(predictions: Predictions, measure: str) -> bool:
     return True
 
 
-def run_discovery(predictions: Predictions, params: DiscoveryParams) -> DiscoveryResult:
-    """Discovery, cached in memory and on disk by fingerprint and parameters.
+def run_discovery(predictions: Predictions, params: DiscoveryParams) -> DiscoveryResult | None:
+    """Discovery, cached on disk by fingerprint and parameters; None while it runs.
 
-    A search not in memory runs in a slot of the process's job limit.
+    A search not cached runs as a background job in a slot of the process's job
+    limit; the page shows its progress meanwhile (:func:`~mlqa_debug.ui.background.job_result`).
     """
-    cache = DiskCache(get_workspace().cache_dir("discovery"))
-    key = f"discovery:{params!r}"
+    ws = get_workspace()
+    cache = DiskCache(ws.cache_dir("discovery"))
+    key = f"discovery:{discovery_key(predictions, params)}"
+    finished = background_jobs().get(key)  # just computed: say so, rather than "from the cache"
+    found = finished.result if finished is not None and finished.state == "done" else None
+    found = found or cached_discovery(predictions, params, cache=cache)
+    if found is not None:
+        return found
 
-    def search() -> DiscoveryResult:
-        with serving.expensive_job("this search"):
-            return discover_slices(predictions, params, cache=cache)
+    def search(job: Job[DiscoveryResult]) -> DiscoveryResult:
+        return discover_slices(
+            predictions, params, cache=cache, progress=job.report, cancelled=job.cancelled
+        )
 
-    return predictions.memo(key, search)
+    return job_result(
+        key,
+        search,
+        what="the search",
+        name="discover_job",
+        wait=WAIT_SECONDS,
+        describe=lambda e: without_paths(e, ws),
+    )
 
 
 def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
@@ -198,18 +222,32 @@ def error_tree(
     min_leaf: float,
     within: str,
     target: TreeTarget,
-) -> ErrorTree:
+) -> ErrorTree | None:
+    """The error tree, kept with the dataset; None while its background job runs."""
     key = f"tree:{features}:{depth}:{min_leaf}:{within}:{target}"
-    return predictions.memo(
-        key,
-        lambda: grow_error_tree(
-            predictions,
-            features=features or None,
-            max_depth=depth,
-            min_samples_leaf=min_leaf,
-            within=within,
-            target=target,
-        ),
+
+    def grow(job: Job[ErrorTree]) -> ErrorTree:
+        return predictions.memo(
+            key,
+            lambda: grow_error_tree(
+                predictions,
+                features=features or None,
+                max_depth=depth,
+                min_samples_leaf=min_leaf,
+                within=within,
+                target=target,
+                progress=job.report,
+                cancelled=job.cancelled,
+            ),
+        )
+
+    return job_result(
+        f"{key}:{predictions.fingerprint}",
+        grow,
+        what="the error tree",
+        name="tree_job",
+        wait=WAIT_SECONDS,
+        describe=lambda e: without_paths(e, get_workspace()),
     )
 
 

@@ -1,6 +1,10 @@
 """Models and explanations in the UI: the registered model (cached), attributions with
 progress, attaching a model from the trusted folder, and the Explanations page's URL options.
 
+Attributions are computed by a background job (:mod:`mlqa_debug.ui.background`), one
+per model, dataset, rows and time budget, shared by every session, with progress and
+Cancel; the page waits for it about as long as its time budget, then polls it.
+
 Models are code: they load only from the dataset's own folder, or are copied
 there from the server's trusted folder (``$MLQA_DEBUG_TRUSTED_MODELS``) by
 :func:`attach_model_form`. Nothing here takes a path or a file from the browser.
@@ -8,6 +12,7 @@ there from the server's trusted folder (``$MLQA_DEBUG_TRUSTED_MODELS``) by
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +20,13 @@ import numpy as np
 import streamlit as st
 
 from mlqa_debug.analyses import explain
+from mlqa_debug.cache import cache_key
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import ENV_TRUSTED_MODELS, Workspace
 from mlqa_debug.errors import MlqaError
+from mlqa_debug.jobs import Job
 from mlqa_debug.ui import serving
+from mlqa_debug.ui.background import job_result
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.options import ViewOption, choice, text, write_param
 from mlqa_debug.ui.text import md, without_paths
@@ -27,6 +35,9 @@ from mlqa_debug.ui.text import md, without_paths
 PAGE_TIME_BUDGET = explain.DEFAULT_TIME_BUDGET
 #: Seconds granted when the user asks for the rest of the rows.
 LONG_TIME_BUDGET = 120.0
+#: Seconds a page run waits beyond :data:`PAGE_TIME_BUDGET` (loading shap, the checks)
+#: before it leaves the job to the background and polls it.
+WAIT_SLACK = 10.0
 _MORE_KEY = "_explain_more"
 EXAMPLE_KEY = "example"
 
@@ -63,33 +74,46 @@ def explain_with_progress(
     source: explain.AttributionSource,
     ws: Workspace,
 ) -> explain.ExplainResult:
-    """Attributions of ``rows`` with a progress bar; stops the page with a message on failure.
+    """Attributions of ``rows``; stops the page while they are computed or when they failed.
 
     A run spends at most :data:`PAGE_TIME_BUDGET` seconds; if rows remain, a
-    button grants :data:`LONG_TIME_BUDGET` seconds to the next run.
+    button grants :data:`LONG_TIME_BUDGET` seconds to the next one (which the page
+    follows with a progress bar and can cancel).
     """
-    budget = LONG_TIME_BUDGET if st.session_state.pop(_MORE_KEY, False) else PAGE_TIME_BUDGET
-    bar = st.empty()
+    if source == "precomputed" or model is None:  # a lookup: nothing to wait for
+        try:
+            return explain.explain(predictions, rows, model=model, source=source)
+        except MlqaError as e:
+            st.error(md(f"No attributions: {without_paths(e, ws)}"))
+            st.stop()
+    budget = LONG_TIME_BUDGET if st.session_state.get(_MORE_KEY) else PAGE_TIME_BUDGET
+    digest = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
+    key = cache_key("explain", model.sha, predictions.fingerprint, source, digest, budget)
+    loaded = model  # narrowed to a model, for the closure
 
-    def progress(what: str, share: float | None) -> None:
-        bar.progress(share or 0.0, text=what[:1].upper() + what[1:])
+    def attributions(job: Job[explain.ExplainResult]) -> explain.ExplainResult:
+        return explain.explain(
+            predictions,
+            rows,
+            model=loaded,
+            source=source,
+            cache_dir=ws.cache_dir("shap"),
+            time_budget=budget,
+            progress=job.report,
+            cancelled=job.cancelled,
+        )
 
-    try:
-        with serving.expensive_job("the explanations"):
-            result = explain.explain(
-                predictions,
-                rows,
-                model=model,
-                source=source,
-                cache_dir=ws.cache_dir("shap"),
-                time_budget=budget,
-                progress=progress,
-            )
-    except MlqaError as e:
-        bar.empty()
-        st.error(md(f"No attributions: {without_paths(e, ws)}"))
+    result = job_result(
+        f"explain:{key}",
+        attributions,
+        what="the explanations",
+        name="explain_job",
+        wait=PAGE_TIME_BUDGET + WAIT_SLACK,
+        describe=lambda e: without_paths(e, ws),
+    )
+    if result is None:
         st.stop()
-    bar.empty()
+    st.session_state.pop(_MORE_KEY, None)
     if not result.complete:
         left = len(result.remaining)
         eta = f" (about {result.cost.seconds(left):,.0f} s)" if result.cost else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from mlqa_debug.errors import ParameterError
 from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice, parse_slice, slice_mask
 from mlqa_debug.slicing.encoding import Encoding, encode_features
 from mlqa_debug.stats import wilson_interval
+from mlqa_debug.types import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -151,18 +152,43 @@ def feature_encoding(predictions: Predictions, features: Sequence[str], n_bins: 
     )
 
 
+def discovery_key(predictions: Predictions, params: DiscoveryParams | None = None) -> str:
+    """The cache key of a search: the dataset's fingerprint, every parameter, the features."""
+    params = params or DEFAULT_PARAMS
+    features = params.features or default_features(predictions)
+    return cache_key("discovery", predictions.fingerprint, dataclasses.asdict(params), features)
+
+
+def cached_discovery(
+    predictions: Predictions, params: DiscoveryParams | None = None, *, cache: DiskCache
+) -> DiscoveryResult | None:
+    """The search's result from the disk cache, or None when it has not run yet."""
+    params = params or DEFAULT_PARAMS
+    hit = cache.get_json(discovery_key(predictions, params))
+    return None if hit is None else _from_cache(hit, params)
+
+
 def discover_slices(
     predictions: Predictions,
     params: DiscoveryParams | None = None,
     *,
     cache: DiskCache | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> DiscoveryResult:
-    """Top-k slices by SliceLine score (exact), inside ``params.within``."""
+    """Top-k slices by SliceLine score (exact), inside ``params.within``.
+
+    ``progress`` and ``cancelled`` follow and stop the search (see
+    :func:`~.sliceline.find_slices`); a cancelled search raises
+    :class:`~mlqa_debug.errors.Cancelled` and caches nothing.
+    """
     params = params or DEFAULT_PARAMS
     features = params.features or default_features(predictions)
-    key = cache_key("discovery", predictions.fingerprint, dataclasses.asdict(params), features)
+    key = discovery_key(predictions, params)
     if cache is not None and (hit := cache.get_json(key)) is not None:
-        return _from_cache(hit, params, features)
+        return _from_cache(hit, params)
+    if progress is not None:
+        progress(f"coding {len(features):,} features", None)
     within = parse_slice(params.within, max_length=MAX_SLICE_LENGTH)
     mask = slice_mask(predictions, within)
     errors = error_vector(predictions, params.measure)
@@ -177,6 +203,8 @@ def discover_slices(
         k=params.k,
         max_level=params.max_level,
         min_support=params.min_support,
+        progress=progress,
+        cancelled=cancelled,
     )
     mean_error = float(errors[rows].mean()) if rows.size else float("nan")
     slices = tuple(
@@ -213,7 +241,7 @@ def _to_cache(result: DiscoveryResult) -> dict[str, Any]:
     }
 
 
-def _from_cache(data: dict[str, Any], params: DiscoveryParams, features: Any) -> DiscoveryResult:
+def _from_cache(data: dict[str, Any], params: DiscoveryParams) -> DiscoveryResult:
     slices = tuple(  # texts this module wrote: ``within`` plus a few predicates, so no limit
         DiscoveredSlice(**{**d, "slice": parse_slice(d["slice"], max_length=len(d["slice"]))})
         for d in data["slices"]
@@ -247,11 +275,14 @@ def grow_error_tree(
     min_samples_leaf: int | float = 0.01,
     within: str = "",
     target: TreeTarget = "error",
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ErrorTree:
     """A shallow tree on the error (or, for regression, the residual) over the features.
 
     Every node's ``slice`` selects exactly the rows the tree sends there (inside
-    ``within``).
+    ``within``). ``progress`` and ``cancelled`` follow and stop the fit (see
+    :func:`~.tree.fit_error_tree`).
     """
     within_slice = parse_slice(within, max_length=MAX_SLICE_LENGTH)
     mask = slice_mask(predictions, within_slice)
@@ -266,6 +297,8 @@ def grow_error_tree(
         max_depth=max_depth,
         min_samples_leaf=min_samples_leaf,
         task="regression" if regression else "classification",
+        progress=progress,
+        cancelled=cancelled,
     )
     if not within_slice.predicates:
         return tree

@@ -78,6 +78,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlqa_debug.jobs import check_cancelled
+from mlqa_debug.types import Progress
+
 __all__ = ["FoundSlice", "find_slices", "resolve_min_support"]
 
 logger = logging.getLogger(__name__)
@@ -126,6 +129,8 @@ def find_slices(
     k: int = 10,
     max_level: int = 2,
     min_support: int | float = 0.01,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[FoundSlice]:
     """Find the top-``k`` slices by SliceLine score, exactly.
 
@@ -147,6 +152,12 @@ def find_slices(
     min_support:
         Smallest slice size: a fraction of the rows if a float below 1
         (``int(min_support * n)``, as the ``sliceline`` package does), else a count.
+    progress:
+        Called with the level, the feature combinations evaluated of that level's
+        and the candidate slices scored so far, and that level's share done.
+    cancelled:
+        Read between levels and between feature combinations; once true, the search
+        raises :class:`~mlqa_debug.errors.Cancelled`. Neither changes the result.
 
     Returns
     -------
@@ -170,12 +181,16 @@ def find_slices(
         errors=error_array,
         error_rows=np.flatnonzero(error_array > 0).astype(_row_dtype(n)),
         binary=bool(np.all((error_array == 0.0) | (error_array == 1.0))),
+        max_level=int(max_level),
+        progress=progress,
+        cancelled=cancelled,
     )
+    ctx.checkpoint(1, 0, len(columns))
     groups = _level_one(columns, cards, ctx, keep_groups=max_level > 1)
     for level in range(2, max_level + 1):
         if not groups:
             break
-        groups = _next_level(groups, ctx, keep_groups=level < max_level)
+        groups = _next_level(groups, ctx, level=level, keep_groups=level < max_level)
         logger.debug("level %d: top-K threshold %.6g, %d groups", level, ctx.top.tau, len(groups))
     return ctx.top.results()
 
@@ -330,12 +345,27 @@ class _Context:
     errors: FloatArray
     error_rows: IntArray
     binary: bool
+    max_level: int = 1
+    progress: Progress | None = None
+    cancelled: Callable[[], bool] | None = None
     codes: list[IntArray] = field(default_factory=list)
     original: list[IntArray] = field(default_factory=list)
     top: _TopK = field(init=False)
+    scored: int = 0  # candidate slices scored so far
 
     def __post_init__(self) -> None:
         self.top = _TopK(self.k)
+
+    def checkpoint(self, level: int, done: int, total: int) -> None:
+        """Stop here if the search was cancelled; else report the level's progress."""
+        check_cancelled(self.cancelled)
+        if self.progress is not None:
+            what = "features" if level == 1 else "feature combinations"
+            self.progress(
+                f"level {level} of {self.max_level}: {done:,} of {total:,} {what}, "
+                f"{self.scored:,} candidate slices scored",
+                done / total if total else 1.0,
+            )
 
     def score(self, sizes: npt.ArrayLike, sums: npt.ArrayLike) -> FloatArray:
         """SliceLine score, with the same operation order as the ``sliceline`` package."""
@@ -399,6 +429,8 @@ def _level_one(
     stats = [_single_stats(col, card, ctx) for col, card in zip(columns, cards, strict=True)]
     for f, (size, sums, maxima) in enumerate(stats):
         ctx.top.add(_qualifying(ctx, size, sums, maxima, _single_items(f)))
+        ctx.scored += int(size.size)
+    ctx.checkpoint(1, len(columns), len(columns))
     groups: dict[tuple[int, ...], _Group] = {}
     for f, (size, sums, maxima) in enumerate(stats):
         alive = _survives(ctx, size, sums, maxima)
@@ -498,7 +530,7 @@ def _survives(
 
 
 def _next_level(
-    groups: dict[tuple[int, ...], _Group], ctx: _Context, *, keep_groups: bool
+    groups: dict[tuple[int, ...], _Group], ctx: _Context, *, level: int, keep_groups: bool
 ) -> dict[tuple[int, ...], _Group]:
     """Evaluate every child of the surviving slices along each later feature."""
     n_features = len(ctx.codes)
@@ -511,7 +543,8 @@ def _next_level(
                 tasks.append((best, feats, g))
     tasks.sort(key=lambda t: -t[0])  # promising first: tau rises sooner
     new_groups: dict[tuple[int, ...], _Group] = {}
-    for _, feats, g in tasks:
+    for done, (_, feats, g) in enumerate(tasks):
+        ctx.checkpoint(level, done, len(tasks))
         refreshed = _refresh(groups[feats], ctx)
         if refreshed is None:
             continue
@@ -519,6 +552,7 @@ def _next_level(
         child = _extend(refreshed, g, ctx, keep_group=keep_groups)
         if child is not None:
             new_groups[(*feats, g)] = child
+    ctx.checkpoint(level, len(tasks), len(tasks))
     return new_groups
 
 
@@ -565,6 +599,7 @@ def _extend(group: _Group, g: int, ctx: _Context, *, keep_group: bool) -> _Group
     real = (parent < group.n_slices) & (value < stride - 1)
     parent, value = parent[real], value[real]
     size, sums, maxima = cells.size[real], cells.sums[real], cells.maxima[real]
+    ctx.scored += int(size.size)
     feats = (*group.features, g)
 
     def items_of(i: int) -> Items:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -42,8 +42,10 @@ import pandas as pd
 from scipy import sparse
 
 from mlqa_debug.errors import SchemaError
+from mlqa_debug.jobs import check_cancelled
 from mlqa_debug.slicing import Predicate, Slice, Value
 from mlqa_debug.slicing.encoding import Unsupported, categorical_codes, slice_value
+from mlqa_debug.types import Progress
 
 __all__ = ["ErrorTree", "TreeNode", "fit_error_tree"]
 
@@ -132,11 +134,16 @@ def fit_error_tree(
     task: Task = "auto",
     max_categories: int = 30,
     random_state: int = 0,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ErrorTree:
     """Fit an error tree on ``target`` (0/1 errors or residuals) over ``features``.
 
     ``min_samples_leaf`` is a fraction of the rows if a float below 1, else a
     count. ``task="auto"`` is classification when the target only holds 0 and 1.
+    ``progress`` is called before each node's split (share: rows split so far of
+    at most ``max_depth`` passes over the rows); ``cancelled`` is read there too,
+    and once true the fit raises :class:`~mlqa_debug.errors.Cancelled`.
     Raises :class:`~mlqa_debug.errors.SchemaError` for an unknown feature column;
     columns no slice can express are skipped with a ``UserWarning``.
     """
@@ -150,6 +157,8 @@ def fit_error_tree(
         max_depth=max_depth,
         min_leaf=_min_leaf(min_samples_leaf, len(frame)),
         random_state=random_state,
+        progress=progress,
+        cancelled=cancelled,
     )
     nodes, rows = grower.grow()
     return ErrorTree(
@@ -421,8 +430,21 @@ class _Grower:
     max_depth: int
     min_leaf: int
     random_state: int
+    progress: Progress | None = None
+    cancelled: Callable[[], bool] | None = None
     nodes: list[TreeNode] = field(default_factory=list)
     rows: list[IntArray] = field(default_factory=list)
+    split_rows: int = 0  # rows of the nodes split so far
+
+    def checkpoint(self, depth: int) -> None:
+        """Stop here if the fit was cancelled; else report the share of rows split."""
+        check_cancelled(self.cancelled)
+        if self.progress is not None:
+            work = max(self.max_depth * self.y.size, 1)
+            self.progress(
+                f"error tree: splitting nodes at depth {depth + 1} of {self.max_depth}",
+                min(self.split_rows / work, 1.0),
+            )
 
     def grow(self) -> tuple[list[TreeNode], list[IntArray]]:
         """All nodes, breadth first."""
@@ -440,6 +462,8 @@ class _Grower:
                 siblings = (*self.nodes[parent].children, node_id)
                 self.nodes[parent] = replace(self.nodes[parent], children=siblings)
             if depth < self.max_depth:
+                self.checkpoint(depth)
+                self.split_rows += int(rows.size)
                 for child in self._split(rows):
                     merged = dict(path)
                     merged[child.column] = path.get(child.column, _Constraint()).merge(

@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,6 +45,7 @@ from mlqa_debug.analyses.explain.store import AttributionStore, StoreMeta, store
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import ModelError, SchemaError
+from mlqa_debug.jobs import check_cancelled
 from mlqa_debug.types import Progress
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def explain(
     time_budget: float = DEFAULT_TIME_BUDGET,
     approximate: bool | None = None,
     progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ExplainResult:
     """Attributions of ``rows`` (positions, in priority order), computing what is missing.
 
@@ -92,7 +94,9 @@ def explain(
     (at least one batch always runs). For tree models ``approximate=None``
     chooses: exact TreeSHAP unless its measured cost per row times
     ``len(rows)`` exceeds the budget. ``progress(what, share)`` follows the batches
-    (``share``: the part of the rows to compute that is done).
+    (``share``: the part of the rows to compute that is done); ``cancelled`` is read
+    before each batch, and once true the call raises
+    :class:`~mlqa_debug.errors.Cancelled` (the batches done so far stay stored).
     """
     positions = unique_positions(rows, predictions.n_samples)
     started = time.perf_counter()
@@ -102,7 +106,9 @@ def explain(
     if model is None:
         raise ModelError("no model is registered with this dataset, so nothing can be explained")
     cache = DiskCache(cache_dir) if cache_dir is not None else None
-    runner = _Runner(model, predictions, cache, progress, time_budget=time_budget)
+    runner = _Runner(
+        model, predictions, cache, progress, time_budget=time_budget, cancelled=cancelled
+    )
     method = runner.choose(model_kind(model.estimator), positions, approximate)
     store = runner.store(method)
     runner.compute(method, store, store.missing(positions))
@@ -208,9 +214,10 @@ class _Runner:
         progress: Progress | None,
         *,
         time_budget: float,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.model, self.predictions, self.cache = model, predictions, cache
-        self.progress, self.time_budget = progress, time_budget
+        self.progress, self.time_budget, self.cancelled = progress, time_budget, cancelled
         self.deadline = time.perf_counter() + time_budget
         self._costs: dict[str, Cost] = {}
         self._provisional: set[str] = set()
@@ -268,6 +275,7 @@ class _Runner:
             while done < len(todo) and (
                 (len(timings) < 2) if probe else (done == 0 or time.perf_counter() < self.deadline)
             ):
+                check_cancelled(self.cancelled)
                 batch = todo[done : done + self._batch_size(method, len(timings))]
                 timings.append((len(batch), self._run_batch(explainer, store, batch)))
                 self._learn(method, timings)
