@@ -40,8 +40,9 @@ for problem in listing.problems:
     )
 if not listing.cases:
     st.info(
-        "No cases yet. Save one with **Save as regression case** on the Slices page, "
-        "or from the command line: `mlqa-debug case add DATASET --name NAME --where TEXT`."
+        "No cases yet. Save one with **Save as regression case** on the Slices or the Data "
+        "quality page, or from the command line: "
+        "`mlqa-debug case add DATASET --name NAME --where TEXT`."
     )
     st.stop()
 
@@ -65,9 +66,12 @@ ui.status_counts(report, len(listing.cases))
 
 left, right = st.columns([3, 2], vertical_alignment="bottom")
 counts = {k: (report.count(k) if report else 0) for k in lib.STATUSES}
+filters = [k for k in ui.FILTERS if k != "error" or counts["error"]]  # errors: when there are
+if st.session_state.get(ui.STATUS_PARAM) not in (*filters, None):
+    ctx.set(ui.STATUS_PARAM, "all")
 left.segmented_control(
     "Status",
-    list(ui.FILTERS),
+    filters,
     format_func=lambda k: ui.FILTERS[k] + (f" ({counts[k]})" if k in counts and report else ""),
     **ctx.bind(ui.STATUS_PARAM),
 )

@@ -12,6 +12,9 @@ One module per job:
   example set matched by id;
 - :mod:`~mlqa_debug.cases.tolerance`: the default threshold of a new case;
 - :mod:`~mlqa_debug.cases.build`: a new case (draft, baseline, frozen rows, name);
+- :mod:`~mlqa_debug.cases.quality_spec`: what a quality case checks (:class:`QualitySpec`);
+- :mod:`~mlqa_debug.cases.quality`: quality cases, a data-quality finding kept as a
+  case (:class:`QualitySession`, :func:`build_quality_case`);
 - :mod:`~mlqa_debug.cases.check`: cases checked on new predictions
   (:class:`CaseResult`, :class:`CheckReport`);
 - :mod:`~mlqa_debug.cases.export`: JUnit XML for CI and a pytest module to drop in.
@@ -46,7 +49,10 @@ from mlqa_debug.cases.conditions import (
     LOWER_IS_BETTER,
     N_WRONG,
     PER_CLASS,
+    QUALITY_METRICS,
     RATE_METRICS,
+    ROWS,
+    ROWS_SHARE,
     Direction,
     default_metric,
     describe_metric,
@@ -86,6 +92,16 @@ from mlqa_debug.cases.model import (
     validate_case_id,
     validate_case_name,
 )
+from mlqa_debug.cases.quality import (
+    QualityDraft,
+    QualityMeasurement,
+    QualitySession,
+    build_quality_case,
+    draft_quality_case,
+    finding_spec,
+    quality_case_name,
+)
+from mlqa_debug.cases.quality_spec import LEAKAGE_CHECKS, QualitySpec
 from mlqa_debug.cases.store import (
     ENV_CASES,
     CaseListing,
@@ -106,14 +122,18 @@ __all__ = [
     "ENV_AUTHOR",
     "ENV_CASES",
     "HIGHER_IS_BETTER",
+    "LEAKAGE_CHECKS",
     "LOWER_IS_BETTER",
     "MAX_EXAMPLES",
     "MAX_NAME_LENGTH",
     "MAX_NOTE_LENGTH",
     "N_WRONG",
     "PER_CLASS",
+    "QUALITY_METRICS",
     "RATE_METRICS",
     "RESULT_COLUMNS",
+    "ROWS",
+    "ROWS_SHARE",
     "SCHEMA_VERSION",
     "STATUSES",
     "Case",
@@ -131,8 +151,13 @@ __all__ = [
     "NewCase",
     "PredictFunction",
     "Provenance",
+    "QualityDraft",
+    "QualityMeasurement",
+    "QualitySession",
+    "QualitySpec",
     "Status",
     "build_case",
+    "build_quality_case",
     "case_json",
     "check_cases",
     "check_with_predict",
@@ -142,9 +167,11 @@ __all__ = [
     "default_tolerance",
     "describe_metric",
     "draft_case",
+    "draft_quality_case",
     "evaluate_case",
     "example_mask",
     "export_cases",
+    "finding_spec",
     "format_delta",
     "format_value",
     "frozen_rows",
@@ -160,6 +187,7 @@ __all__ = [
     "now_text",
     "passes",
     "predictions_info",
+    "quality_case_name",
     "resolve_cases_dir",
     "resolve_metric",
     "results_frame",

@@ -7,6 +7,12 @@ slice: a failure, never a silent pass) or ``not_applicable`` (the data is of
 another task, or lacks a column of the slice, the metric, the class, the id column
 or every id of an example set; reported, and a failure only for ``check --strict``).
 
+A quality case (:mod:`mlqa_debug.cases.quality`) runs its one quality check on the
+new table: ``pass`` or ``fail`` on the share (or number) of rows it flags, or
+``error`` when it cannot be measured (the check does not apply to the table, the
+column is missing, the reference cannot be loaded): bad input, like an unreadable
+case file, so the check exits 2. Its result's ``flagged`` counts the flagged rows.
+
 A relative case (``error_rate <= baseline + 0.01``, see :mod:`mlqa_debug.cases.relative`)
 is measured on the new predictions and, when :func:`check_cases` is given a
 ``baseline`` table, on the baseline too: it passes while the new value is no worse
@@ -30,14 +36,16 @@ import pandas as pd
 from mlqa_debug.cases.conditions import N_WRONG, format_value, metric_choices, passes
 from mlqa_debug.cases.measurement import Measurement, example_mask, measure
 from mlqa_debug.cases.model import Case, ExampleSet, relative_threshold
+from mlqa_debug.cases.quality import QualitySession
+from mlqa_debug.cases.quality_spec import QualitySpec
 from mlqa_debug.cases.relative import measure_reference, reference_label
 from mlqa_debug.cases.store import CaseListing, CaseProblem
 from mlqa_debug.data.ids import ExampleId
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.errors import CaseError, SliceError
+from mlqa_debug.errors import CaseError, MlqaError, SliceError
 from mlqa_debug.slicing import Slice
 
-Status = Literal["pass", "fail", "empty", "not_applicable"]
+Status = Literal["pass", "fail", "empty", "not_applicable", "error"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 BaselineFrom = Literal["table", "stored"]
 """Where a relative case's baseline value came from: the baseline table, or the case file."""
@@ -47,8 +55,10 @@ BaselineFrom = Literal["table", "stored"]
 class CaseResult:
     """A case checked on new predictions.
 
-    ``rows`` counts the rows measured now (slice rows, or matched examples);
-    ``reason`` explains ``empty`` and ``not_applicable`` and notes partial matches.
+    ``rows`` counts the rows measured now (slice rows, matched examples, or for a
+    quality case the table's rows, of which ``flagged`` are flagged by its check);
+    ``reason`` explains ``empty``, ``not_applicable`` and ``error`` and notes partial
+    matches.
     A relative case's result also holds the baseline value it was compared with
     (``baseline_value``: measured on the baseline table, ``baseline_from="table"``,
     on ``baseline_rows`` rows; or the one stored at save, ``"stored"``).
@@ -63,6 +73,7 @@ class CaseResult:
     baseline_value: float | None = None
     baseline_from: BaselineFrom | None = None
     baseline_rows: int = 0
+    flagged: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,9 +113,13 @@ class CaseResult:
             if c.examples is not None
             else f"slice: {c.where or 'all rows'}"
         )
+        if c.quality is not None:
+            what = f"quality: {c.target} ({_spec_text(c.quality)})"
         saved = f"baseline {format_value(c.baseline, c.metric)} on {c.baseline_rows:,} rows"
         if c.source.dataset or c.source.file:
             saved += f" of {c.source.dataset or c.source.file}"
+        if self.status == "error":
+            return f"{c.name!r} cannot be checked: {self.reason} — {what}"
         if self.status == "not_applicable":
             return f"{c.name!r} does not apply to these predictions: {self.reason} — {what}"
         if self.status == "empty":
@@ -120,9 +135,12 @@ class CaseResult:
             )
         else:
             relation = c.op if self.passed else (">" if c.op == "<=" else "<")
+            now = f"now {self.rows:,} rows"
+            if self.flagged is not None:
+                now = f"now {self.flagged:,} of {self.rows:,} rows flagged"
             measured = (
                 f"{c.metric} = {format_value(self.value, c.metric)} {relation} threshold "
-                f"{format_value(c.threshold, c.metric, digits=6)} ({saved}; now {self.rows:,} rows"
+                f"{format_value(c.threshold, c.metric, digits=6)} ({saved}; {now}"
             )
         measured += f"; {self.reason})" if self.reason else ")"
         return f"{c.name!r} {verdict}: {measured} — {what}"
@@ -147,6 +165,7 @@ class CaseResult:
             "kind": self.case.kind,
             "where": self.case.where,
             "examples": None if self.case.examples is None else len(self.case.examples.ids),
+            "quality": None if self.case.quality is None else self.case.quality.to_dict(),
             "metric": self.case.metric,
             "op": self.case.op,
             "threshold": self.limit,
@@ -162,9 +181,20 @@ class CaseResult:
             "value": self.value,
             "delta": self.delta,
             "rows": self.rows,
+            "flagged": self.flagged,
             "reason": self.reason,
             "message": self.message,
         }
+
+
+def _spec_text(spec: QualitySpec) -> str:
+    """``check missing_values, column 'income'``, plus the reference of a leakage check."""
+    parts = [f"check {spec.check}"]
+    if spec.column is not None:
+        parts.append(f"column {spec.column!r}")
+    if spec.reference is not None:
+        parts.append(f"reference {spec.reference!r}")
+    return ", ".join(parts)
 
 
 def _ids_preview(ids: Sequence[ExampleId], limit: int = 5) -> str:
@@ -173,18 +203,40 @@ def _ids_preview(ids: Sequence[ExampleId], limit: int = 5) -> str:
 
 
 def evaluate_case(
-    predictions: Predictions, case: Case, *, baseline: Predictions | None = None
+    predictions: Predictions,
+    case: Case,
+    *,
+    baseline: Predictions | None = None,
+    quality: QualitySession | None = None,
 ) -> CaseResult:
     """Check one case on ``predictions``; never raises for data that does not fit.
 
-    ``baseline`` is the baseline model's table for relative cases (others ignore it).
+    ``baseline`` is the baseline model's table for relative cases (others ignore it);
+    ``quality`` the session quality cases load their references in (default: files
+    relative to the working directory, dataset names in the default workspace).
     """
     start = time.perf_counter()
     try:
-        result = _evaluate(predictions, case, baseline)
+        if case.quality is not None:
+            result = _evaluate_quality(predictions, case, case.quality, quality)
+        else:
+            result = _evaluate(predictions, case, baseline)
     except (SliceError, CaseError) as e:
         result = CaseResult(case, "not_applicable", reason=str(e))
     return dataclasses.replace(result, seconds=time.perf_counter() - start)
+
+
+def _evaluate_quality(
+    predictions: Predictions, case: Case, spec: QualitySpec, session: QualitySession | None
+) -> CaseResult:
+    """The rows the case's check flags now against its threshold; ``error`` if unmeasurable."""
+    try:
+        measured = (session or QualitySession()).measure(predictions, spec)
+    except MlqaError as e:
+        return CaseResult(case, "error", rows=predictions.n_samples, reason=str(e))
+    value = measured.value(case.metric)
+    status: Status = "pass" if passes(value, case.op, case.threshold) else "fail"
+    return CaseResult(case, status, value, measured.rows, flagged=measured.flagged)
 
 
 def _evaluate(predictions: Predictions, case: Case, baseline: Predictions | None) -> CaseResult:
@@ -284,30 +336,35 @@ class CheckReport:
         return sum(r.failed for r in self.results)
 
     def exit_code(self, *, strict: bool = False) -> int:
-        """2 if a case file is unreadable, 1 on any failure (or n/a with ``strict``), else 0."""
-        if self.problems:
+        """2 if a case file is unreadable or a case cannot be checked (``error``), 1 on any
+        failure (or n/a with ``strict``), else 0."""
+        if self.problems or self.count("error"):
             return 2
         if self.n_failed or (strict and self.count("not_applicable")):
             return 1
         return 0
 
     def summary(self) -> str:
-        """``3 passed, 2 failed, 1 empty, 0 not applicable``, plus unreadable files."""
+        """``3 passed, 2 failed, 1 empty, 0 not applicable``, plus errors and unreadable files."""
         parts = [
             f"{self.count('pass')} passed",
             f"{self.count('fail')} failed",
             f"{self.count('empty')} empty",
             f"{self.count('not_applicable')} not applicable",
         ]
+        if self.count("error"):
+            parts.append(f"{self.count('error')} cannot be checked")
         if self.problems:
             parts.append(f"{len(self.problems)} unreadable")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form; the summary counts ``error`` only when a case has that status."""
+        counts = {s: self.count(s) for s in STATUSES if s != "error" or self.count(s)}
         return {
             "predictions": dict(self.predictions),
             "baseline": None if self.baseline is None else dict(self.baseline),
-            "summary": {s: self.count(s) for s in STATUSES} | {"unreadable": len(self.problems)},
+            "summary": counts | {"unreadable": len(self.problems)},
             "results": [r.to_dict() for r in self.results],
             "problems": [{"file": p.file, "message": p.message} for p in self.problems],
         }
@@ -332,13 +389,18 @@ def check_cases(
     *,
     baseline: Predictions | None = None,
     progress: Callable[[int, int, Case], None] | None = None,
+    quality: QualitySession | None = None,
 ) -> CheckReport:
     """Check every case of ``listing``; ``progress(done, total, case)`` after each one.
 
     ``baseline`` is the baseline model's table that relative cases are measured on
     too (without it they use the baseline value stored at save). A baseline of
-    another task than ``predictions`` raises :class:`CaseError`.
+    another task than ``predictions`` raises :class:`CaseError`. Quality cases share
+    ``quality`` (default: references relative to the listing's directory, dataset
+    names in the default workspace).
     """
+    if quality is None:
+        quality = QualitySession(listing.directory)
     if baseline is not None and baseline.task != predictions.task:
         raise CaseError(
             f"the baseline {_file_name(baseline)} is {baseline.task} and the predictions "
@@ -346,7 +408,7 @@ def check_cases(
         )
     results = []
     for i, case in enumerate(listing.cases):
-        results.append(evaluate_case(predictions, case, baseline=baseline))
+        results.append(evaluate_case(predictions, case, baseline=baseline, quality=quality))
         if progress is not None:
             progress(i + 1, len(listing.cases), case)
     return CheckReport(

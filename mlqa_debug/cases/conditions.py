@@ -4,7 +4,10 @@ A case records the direction of its metric (:data:`Direction`): ``<=`` for
 lower-is-better metrics (``error_rate``, ``log_loss``, ``brier``, ``ece``, ``mae``,
 ``rmse``, ``n_wrong``), ``>=`` for higher-is-better ones (``accuracy``,
 ``macro_f1``, ``macro_precision``, ``macro_recall``, ``precision[c]``,
-``recall[c]``, ``f1[c]``, ``r2``). :func:`passes` decides ``value <= threshold``
+``recall[c]``, ``f1[c]``, ``r2``). A quality case counts the rows a data-quality
+check flags (:data:`QUALITY_METRICS`): ``rows_share``, their share of the table's
+rows (shown as a percentage), or ``rows``, their number; both ``<=``.
+:func:`passes` decides ``value <= threshold``
 (or ``>=``); :func:`format_value` and :func:`format_delta` write values and changes
 the way every message, table and report shows them.
 """
@@ -22,7 +25,13 @@ Direction: TypeAlias = Literal["<=", ">="]
 """Which way a case's metric may not move: ``<=`` lower is better, ``>=`` higher is better."""
 
 N_WRONG = "n_wrong"
-LOWER_IS_BETTER = frozenset({"error_rate", "log_loss", "brier", "ece", "mae", "rmse", N_WRONG})
+ROWS_SHARE = "rows_share"
+ROWS = "rows"
+QUALITY_METRICS = (ROWS_SHARE, ROWS)
+"""The metrics of a quality case: the share, or the number, of the rows a check flags."""
+LOWER_IS_BETTER = frozenset(
+    {"error_rate", "log_loss", "brier", "ece", "mae", "rmse", N_WRONG, *QUALITY_METRICS}
+)
 HIGHER_IS_BETTER = frozenset({"accuracy", "macro_f1", "macro_precision", "macro_recall", "r2"})
 PER_CLASS = ("precision", "recall", "f1")
 RATE_METRICS = frozenset(
@@ -43,6 +52,8 @@ METRIC_DESCRIPTIONS = {
     "rmse": "root mean squared error",
     "r2": "R² (coefficient of determination)",
     N_WRONG: "number of examples predicted wrong",
+    ROWS_SHARE: "share of the table's rows that the quality check flags",
+    ROWS: "number of rows that the quality check flags",
 }
 
 
@@ -124,11 +135,14 @@ def passes(value: float, op: Direction, threshold: float) -> bool:
 
 
 def format_value(value: float | None, metric: str = "", *, digits: int = 4) -> str:
-    """A metric value for people: counts as integers, others to ``digits`` significant digits."""
+    """A metric value for people: counts as integers, shares of rows as percentages, others
+    to ``digits`` significant digits."""
     if value is None or not math.isfinite(value):
         return "–"
-    if metric == N_WRONG:
+    if metric in (N_WRONG, ROWS):
         return f"{value:,.0f}"
+    if metric == ROWS_SHARE:
+        return f"{value * 100:.{digits}g}%"
     return f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:,.0f}"
 
 
@@ -138,8 +152,10 @@ def format_delta(delta: float | None, metric: str = "", *, baseline: float = 1.0
         return ""
     if abs(delta) <= 1e-6 * max(1.0, abs(baseline)):
         return "±0"
-    if metric == N_WRONG:
+    if metric in (N_WRONG, ROWS):
         return f"{delta:+,.0f}"
+    if metric == ROWS_SHARE:
+        return f"{delta * 100:+.3g} pts"
     if metric_base(metric) in RATE_METRICS:
         return f"{delta:+.4f}"
     return f"{delta:+.4g}"

@@ -4,9 +4,10 @@ r"""Regression cases out of the dashboard: JUnit XML for CI, and a pytest module
 that Jenkins and GitLab read: one ``<testcase>`` per case (``<failure>`` for a
 regression or an empty slice, with threshold, value, baseline and slice size in
 the message; ``<skipped>`` for a case that does not apply; ``<error>`` for a case
-file that cannot be read). Every string is escaped by :mod:`xml.etree` and
-characters XML 1.0 cannot hold (control characters, lone surrogates) become
-U+FFFD, so any case name or note gives a well-formed file.
+file that cannot be read and for a quality case that cannot be checked). Every
+string is escaped by :mod:`xml.etree` and characters XML 1.0 cannot hold (control
+characters, lone surrogates) become U+FFFD, so any case name or note gives a
+well-formed file.
 
 :func:`export_cases` writes a folder a team copies into its own test suite::
 
@@ -21,7 +22,10 @@ The predictions to check come from ``--mlqa-predictions PATH`` or
 instead be checked by calling the team's own model: ``--mlqa-predict
 package.module:function`` (or ``$MLQA_PREDICT``) names a function that takes a
 DataFrame of the frozen feature rows and returns one prediction per row
-(:func:`check_with_predict`). Re-exporting replaces the generated files and the
+(:func:`check_with_predict`). Quality cases are checked on the predictions table
+itself; a leakage case's reference file, stored relative to the case directory, is
+rewritten relative to the exported ``cases/`` folder (a dataset name is looked up
+in ``$MLQA_DEBUG_WORKSPACE``). Re-exporting replaces the generated files and the
 ``cases/`` folder; files it did not write are never overwritten without ``force``.
 """
 
@@ -47,6 +51,7 @@ from mlqa_debug import __version__
 from mlqa_debug.cases.check import CaseResult, CheckReport, Status
 from mlqa_debug.cases.conditions import format_value, passes
 from mlqa_debug.cases.model import Case, case_json
+from mlqa_debug.cases.quality import rebase_reference
 from mlqa_debug.cases.relative import reference_label
 from mlqa_debug.cases.store import CaseProblem, CaseStore
 from mlqa_debug.data.ids import id_key
@@ -86,13 +91,21 @@ def _details(result: CaseResult) -> str:
     covers = (
         f"slice:      {c.where or 'all rows'}" if c.examples is None else f"examples:   {c.target}"
     )
+    now = f"on {result.rows:,} rows"
+    if c.quality is not None:
+        q = c.quality
+        covers = f"quality:    {c.target} (check {q.check}"
+        covers += f", column {q.column!r}" if q.column is not None else ""
+        covers += f", reference {q.reference!r})" if q.reference is not None else ")"
+        if result.flagged is not None:
+            now = f"({result.flagged:,} of {result.rows:,} rows flagged)"
     lines = [
         result.message,
         "",
         f"case id:    {c.id}",
         covers,
         f"condition:  {c.condition}",
-        f"value now:  {format_value(result.value, c.metric, digits=6)} on {result.rows:,} rows",
+        f"value now:  {format_value(result.value, c.metric, digits=6)} {now}",
         f"{'at save:  ' if c.relative else 'baseline: '}  "
         f"{format_value(c.baseline, c.metric, digits=6)} on {c.baseline_rows:,} rows",
         f"saved on:   {_saved_on(c)}",
@@ -154,6 +167,8 @@ def _testcase(suite: ET.Element, result: CaseResult, trend: tuple[str, str] | No
         )
     elif result.status == "not_applicable":
         _element(node, "skipped", message=result.message)
+    elif result.status == "error":
+        _element(node, "error", _details(result), message=result.message, type="CaseError")
     else:  # a failure carries the details already
         note = f"\n\ntrend:      {trend[0]}: {trend[1]}" if trend else ""
         _element(node, "system-out", _details(result) + note)
@@ -198,7 +213,7 @@ def junit_xml(
     counts: dict[str, Any] = {
         "tests": len(report.results) + len(report.problems),
         "failures": report.n_failed,
-        "errors": len(report.problems),
+        "errors": len(report.problems) + report.count("error"),
         "skipped": report.count("not_applicable"),
         "time": f"{sum(r.seconds for r in report.results):.3f}",
     }
@@ -403,7 +418,8 @@ def _replace_cases_folder(store: CaseStore, cases: Iterable[Case], target: Path)
     final = target / CASES_FOLDER
     try:
         for case in cases:
-            (staging / f"{case.id}.json").write_text(case_json(case), encoding="utf-8")
+            moved = rebase_reference(case, store.directory, final)
+            (staging / f"{case.id}.json").write_text(case_json(moved), encoding="utf-8")
             names.append(f"{case.id}.json")
             if case.rows_file is not None:
                 shutil.copyfile(store.directory / case.rows_file, staging / case.rows_file)
@@ -432,6 +448,11 @@ write it with ``=``, or pytest takes the file for a test path when it looks for
 its root directory. The environment variable works everywhere. Without
 predictions every test is skipped and says so.
 
+Quality cases ("no more than 1% missing in income") run their data-quality check on
+the predictions table; leakage cases load their reference table, a file relative to
+``cases/`` or a dataset of ``$MLQA_DEBUG_WORKSPACE``. A case that cannot be checked
+(its column or reference is missing) fails and says why.
+
 Example-set cases can also call your own model on their frozen rows:
 
     pytest path/to/this/folder --mlqa-predict=mypackage.model:predict
@@ -454,6 +475,7 @@ from mlqa_debug import cases as mlqa_cases
 from mlqa_debug.errors import MlqaError
 
 CASES_DIR = Path(__file__).resolve().with_name("cases")
+QUALITY = mlqa_cases.QualitySession(CASES_DIR)  # reference tables, loaded once
 
 
 def _parameters() -> list:
@@ -504,7 +526,7 @@ def test_regression_case(case, mlqa_predictions, mlqa_predict) -> None:
             "no predictions to check: pass --mlqa-predictions PATH or set MLQA_PREDICTIONS"
         )
     else:
-        result = mlqa_cases.evaluate_case(mlqa_predictions, case)
+        result = mlqa_cases.evaluate_case(mlqa_predictions, case, quality=QUALITY)
     if result.status == "not_applicable":
         pytest.skip(result.message)
     if not result.passed:
@@ -575,6 +597,12 @@ one prediction per row. A failing test names the case, its slice, the value
 against the threshold and the baseline. Cases that do not apply to the data (a
 missing column, no id column) are skipped with the reason; a slice that is empty
 in the new data fails.
+
+Quality cases ("no more than 1% missing in income", "no exact duplicates with the
+training set") run their data-quality check on the predictions table. A leakage
+case's reference table is a file relative to `cases/` (keep it where it points) or
+a dataset of the workspace in `$MLQA_DEBUG_WORKSPACE`; a quality case whose column
+or reference is missing fails with the reason.
 
 Needs `pytest` and `mlqa-debug`. To change the cases, edit them in mlqa-debug
 and run `mlqa-debug export --cases DIR --out THIS_FOLDER` again.

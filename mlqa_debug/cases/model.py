@@ -20,6 +20,20 @@ metrics), the condition checked when no baseline table is given. When the two
 disagree on construction (a threshold edited with ``CaseStore.update``), the margin
 follows the threshold.
 
+A *quality* case (built by :func:`mlqa_debug.cases.quality.build_quality_case`)
+keeps a data-quality finding instead of a model metric: "no more than 1% missing in
+``income``", "no exact duplicates with the training set". Its
+:class:`~mlqa_debug.cases.quality_spec.QualitySpec` names the registered check
+(``missing_values``; the leakage checks compare with a reference table), the column
+or ``None``, and for leakage checks the ``reference``: a workspace dataset name (a
+safe id, looked up in the workspace of whoever checks the case), or a file path,
+written relative to the case directory when saved from a file
+(``../data/train.parquet``), so a case folder committed next to its data resolves in
+CI; ``mlqa-debug export`` rewrites it relative to the exported ``cases/`` folder.
+Its metric is ``rows_share`` or ``rows`` (the share, or the number, of the table's
+rows that the check flags), its ``baseline`` the value measured when saved and
+``baseline_rows`` the table's rows then.
+
 A case id is 12 hex digits from ``uuid4`` chosen at creation; renaming a case
 never changes it. Hand-written ids are safe ids like dataset names (``[a-z0-9_-]``,
 1-48 characters), validated wherever they arrive (a URL, a command line), so they
@@ -30,8 +44,11 @@ a fixed order, with ``"schema_version": 1``, or ``2`` for a relative case, which
 the keys ``margin``, ``reference_value`` and ``reference``: a case without them is
 written exactly as before, so an older mlqa-debug still reads it, and refuses a
 relative case with "written by a newer mlqa-debug" rather than checking it against
-a number it does not understand. :meth:`Case.from_dict` reads both versions back,
-names the field at fault, and refuses a newer schema version.
+a number it does not understand. A quality case is version 2 too, with ``"kind":
+"quality"`` and the key ``quality`` (``check``, ``column``, ``reference``) in place
+of ``where``: an mlqa-debug from before quality cases refuses it by that unknown
+field, so no new version was needed. :meth:`Case.from_dict` reads both versions
+back, names the field at fault, and refuses a newer schema version.
 """
 
 from __future__ import annotations
@@ -50,7 +67,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlqa_debug.cases.conditions import N_WRONG, Direction, format_value, metric_direction, passes
+from mlqa_debug.cases.conditions import (
+    N_WRONG,
+    QUALITY_METRICS,
+    Direction,
+    format_value,
+    metric_direction,
+    passes,
+)
+from mlqa_debug.cases.fields import check_text
+from mlqa_debug.cases.quality_spec import QualitySpec
 from mlqa_debug.data.ids import ExampleId, id_key
 from mlqa_debug.data.schema import TASKS
 from mlqa_debug.data.workspace import NAME_PATTERN, validate_safe_id
@@ -127,14 +153,20 @@ class Case:
     reference: Provenance | None = None
     reference_value: float | None = None
     margin: float | None = None
+    quality: QualitySpec | None = None
 
     def __post_init__(self) -> None:
         validate_case_id(self.id)
         object.__setattr__(self, "name", validate_case_name(self.name))
-        object.__setattr__(self, "note", _check_text(self.note, "note", MAX_NOTE_LENGTH))
-        object.__setattr__(self, "author", _check_text(self.author, "author", MAX_NAME_LENGTH))
-        if (self.where is None) == (self.examples is None):
-            raise CaseError("a case holds either a slice (where) or an example set, not both")
+        object.__setattr__(self, "note", check_text(self.note, "note", MAX_NOTE_LENGTH))
+        object.__setattr__(self, "author", check_text(self.author, "author", MAX_NAME_LENGTH))
+        held = [x is not None for x in (self.where, self.examples, self.quality)]
+        if sum(held) != 1:
+            raise CaseError(
+                "a case holds either a slice (where), an example set or a quality check: one"
+            )
+        if self.quality is not None and not isinstance(self.quality, QualitySpec):
+            raise CaseError(f"quality must be a QualitySpec, got {type(self.quality).__name__}")
         if self.where is not None:
             object.__setattr__(self, "where", _canonical_where(self.where))
         self._check_metric()
@@ -162,6 +194,11 @@ class Case:
             raise CaseError(f"an example-set case uses the metric {N_WRONG!r}, not {self.metric!r}")
         if self.examples is None and self.metric == N_WRONG:
             raise CaseError(f"{N_WRONG!r} is the metric of example sets; a slice uses a rate")
+        if (self.quality is not None) != (self.metric in QUALITY_METRICS):
+            raise CaseError(
+                f"a quality case uses the metric {' or '.join(QUALITY_METRICS)}, and only a "
+                f"quality case does; got {self.metric!r}"
+            )
         if self.op != metric_direction(self.metric):
             raise CaseError(
                 f"{self.metric} is {'lower' if self.op == '>=' else 'higher'} is better, "
@@ -176,8 +213,8 @@ class Case:
             raise CaseError(
                 "a relative case needs reference, reference_value and margin (all three)"
             )
-        if self.examples is not None:
-            raise CaseError("an example-set case cannot be relative to a baseline; use a slice")
+        if self.examples is not None or self.quality is not None:
+            raise CaseError(f"a {self.kind} case cannot be relative to a baseline; use a slice")
         if not isinstance(self.reference, Provenance):
             raise CaseError(f"reference must be a Provenance, got {type(self.reference).__name__}")
         value = finite_number(self.reference_value, "reference_value")
@@ -199,7 +236,9 @@ class Case:
         return self.margin is not None
 
     @property
-    def kind(self) -> Literal["slice", "examples"]:
+    def kind(self) -> Literal["slice", "examples", "quality"]:
+        if self.quality is not None:
+            return "quality"
         return "slice" if self.examples is None else "examples"
 
     @property
@@ -208,7 +247,9 @@ class Case:
 
     @property
     def target(self) -> str:
-        """What the case covers, in words: the slice text or ``12 examples``."""
+        """What the case covers: the slice text, ``12 examples``, ``missing values in income``."""
+        if self.quality is not None:
+            return self.quality.describe()
         if self.examples is not None:
             n = len(self.examples.ids)
             return f"{n:,} example{'s' if n != 1 else ''} (by {self.examples.id_column})"
@@ -238,13 +279,17 @@ class Case:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to ``<id>.json`` (keys in a fixed, readable order)."""
         out: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION if self.relative else PLAIN_SCHEMA_VERSION,
+            "schema_version": (
+                SCHEMA_VERSION if self.relative or self.quality else PLAIN_SCHEMA_VERSION
+            ),
             "id": self.id,
             "name": self.name,
             "note": self.note,
             "kind": self.kind,
         }
-        if self.examples is None:
+        if self.quality is not None:
+            out["quality"] = self.quality.to_dict()
+        elif self.examples is None:
             out["where"] = self.where
         else:
             out["examples"] = {
@@ -317,22 +362,12 @@ def validate_case_name(value: object) -> str:
     """A case name without surrounding space: 1-120 printable characters."""
     if not isinstance(value, str):
         raise CaseError(f"a case name must be text, got {type(value).__name__}")
-    name = _check_text(value, "name", MAX_NAME_LENGTH).strip()
+    name = check_text(value, "name", MAX_NAME_LENGTH).strip()
     if not name:
         raise CaseError("a case needs a name")
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise CaseError(f"the case name {name[:40]!r} contains control characters")
     return name
-
-
-def _check_text(value: object, what: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise CaseError(f"the {what} must be text, got {type(value).__name__}")
-    if len(value) > limit:
-        raise CaseError(f"the {what} is {len(value):,} characters long; at most {limit:,}")
-    if any(unicodedata.category(ch) == "Cs" for ch in value) or "\x00" in value:
-        raise CaseError(f"the {what} contains characters that cannot be stored (NUL, surrogates)")
-    return value
 
 
 def finite_number(value: object, what: str) -> float:
@@ -409,6 +444,8 @@ _CASE_KEYS = (
     "error_threshold source author created updated"
 ).split()
 _RELATIVE_KEYS = ("margin", "reference_value", "reference")
+_KIND_KEYS = {"slice": "where", "examples": "examples", "quality": "quality"}
+_KINDS = tuple(_KIND_KEYS)
 _NUMBER = (int, float)
 
 
@@ -427,10 +464,13 @@ def _case_from_dict(data: Any) -> Case:
     if version == PLAIN_SCHEMA_VERSION:
         f.only(_CASE_KEYS)
     else:
-        f.only([*_CASE_KEYS, *_RELATIVE_KEYS])
+        f.only([*_CASE_KEYS, *_RELATIVE_KEYS, "quality"])
     kind = f.get("kind", str)
-    if kind not in ("slice", "examples"):
-        raise CaseError(f"field 'kind' must be 'slice' or 'examples', got {kind!r}")
+    if kind not in _KINDS:
+        raise CaseError(f"field 'kind' must be one of {', '.join(map(repr, _KINDS))}, got {kind!r}")
+    for other, key in _KIND_KEYS.items():
+        if other != kind and f.data.get(key) is not None:
+            raise CaseError(f"field {key!r} belongs to a case of kind {other!r}, not {kind!r}")
     baseline = _Fields(f.get("baseline", dict), "baseline")
     baseline.only(("value", "rows"))
     return Case(
@@ -439,6 +479,7 @@ def _case_from_dict(data: Any) -> Case:
         note=f.get("note", str, optional=True) or "",
         where=f.get("where", str) if kind == "slice" else None,
         examples=_examples_from_dict(f.get("examples", dict)) if kind == "examples" else None,
+        quality=_quality_from_dict(f.get("quality", dict)) if kind == "quality" else None,
         metric=f.get("metric", str),
         op=f.get("op", str),
         threshold=f.get("threshold", _NUMBER),
@@ -494,6 +535,16 @@ def _examples_from_dict(data: dict[str, Any]) -> ExampleSet:
         label=f.get("label", str),
         prediction=f.get("prediction", str),
         features=tuple(features),
+    )
+
+
+def _quality_from_dict(data: dict[str, Any]) -> QualitySpec:
+    f = _Fields(data, "quality")
+    f.only(("check", "column", "reference"))
+    return QualitySpec(
+        check=f.get("check", str),
+        column=f.get("column", str, optional=True),
+        reference=f.get("reference", str, optional=True),
     )
 
 

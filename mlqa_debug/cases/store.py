@@ -67,10 +67,14 @@ class CaseProblem:
 
 @dataclass(frozen=True)
 class CaseListing:
-    """The readable cases of a store (oldest first) and the files that could not be read."""
+    """The readable cases of a store (oldest first) and the files that could not be read.
+
+    ``directory`` is the store's folder: a quality case's reference file is relative to it.
+    """
 
     cases: tuple[Case, ...]
     problems: tuple[CaseProblem, ...]
+    directory: Path | None = None
 
     @property
     def signature(self) -> str:
@@ -115,7 +119,7 @@ class CaseStore:
         cases.sort(key=lambda c: (c.created, c.name.casefold(), c.id))
         if problems:
             logger.debug("%d unreadable case file(s) in %s", len(problems), self.directory)
-        return CaseListing(tuple(cases), tuple(problems))
+        return CaseListing(tuple(cases), tuple(problems), self.directory)
 
     def _read(self, path: Path) -> Case:
         try:

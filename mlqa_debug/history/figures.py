@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 
 from mlqa_debug.history.series import RUN_COLUMN
 
-STATUS_CODES = {"pass": 0, "fail": 1, "empty": 2, "not_applicable": 3}
-STATUS_COLOURS = ("#2e7d32", "#c62828", "#ef6c00", "#9e9e9e")
-STATUS_LABELS = ("pass", "fail", "empty", "n/a")
+STATUS_CODES = {"pass": 0, "fail": 1, "empty": 2, "not_applicable": 3, "error": 4}
+STATUS_COLOURS = ("#2e7d32", "#c62828", "#ef6c00", "#9e9e9e", "#6a1b9a")
+STATUS_LABELS = ("pass", "fail", "empty", "n/a", "error")
 
 
 def status_grid_figure(tidied: pd.DataFrame, labels: dict[str, str]) -> go.Figure:

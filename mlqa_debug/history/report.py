@@ -15,8 +15,14 @@ from mlqa_debug.cases.conditions import format_value
 from mlqa_debug.history.series import CaseHistory
 from mlqa_debug.history.trend import ALPHA, TREND_RUNS
 
-_STATUS = {"pass": "PASS", "fail": "FAIL", "empty": "EMPTY", "not_applicable": "N/A"}
-_ICON = {"pass": "✅", "fail": "❌", "empty": "❌", "not_applicable": "➖"}
+_STATUS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "empty": "EMPTY",
+    "not_applicable": "N/A",
+    "error": "ERROR",
+}
+_ICON = {"pass": "✅", "fail": "❌", "empty": "❌", "not_applicable": "➖", "error": "⚠️"}
 _TREND_ICON = {"degrading": "📉 degrading", "improving": "📈 improving", "stable": "stable"}
 SHOWN_VALUES = 8
 """How many of the latest values the text table lists per case."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlqa_debug.history.store import HistoryError
+from mlqa_debug.history.store import STATUSES, HistoryError
 from mlqa_debug.history.trend import ALPHA, TREND_RUNS, TrendResult, trend_of
 
 RUN_COLUMN = "run"
@@ -97,11 +97,11 @@ def runs_frame(tidied: pd.DataFrame) -> pd.DataFrame:
         "commit",
     ]
     if tidied.empty:
-        return pd.DataFrame(columns=[*columns, "cases", "pass", "fail", "empty", "not_applicable"])
+        return pd.DataFrame(columns=[*columns, "cases", *STATUSES])
     first = tidied.sort_values("time", kind="stable").groupby(RUN_COLUMN).first()
     first = first.reset_index()[columns]
     counts = pd.crosstab(tidied[RUN_COLUMN], tidied["status"])
-    counts = counts.reindex(columns=["pass", "fail", "empty", "not_applicable"], fill_value=0)
+    counts = counts.reindex(columns=list(STATUSES), fill_value=0)
     out = first.join(counts, on=RUN_COLUMN)
     out.insert(len(columns), "cases", counts.sum(axis=1).to_numpy())
     return out.sort_values(RUN_COLUMN).reset_index(drop=True)

@@ -37,7 +37,7 @@ from mlqa_debug.files import append_lines
 ENV_HISTORY = "MLQA_DEBUG_HISTORY"
 FILE_NAME = "history.jsonl"
 SCHEMA_VERSION = 1
-STATUSES = ("pass", "fail", "empty", "not_applicable")
+STATUSES = ("pass", "fail", "empty", "not_applicable", "error")  # error: cannot be checked
 
 
 class HistoryError(MlqaError, ValueError):

@@ -36,6 +36,7 @@ STATUS_LABELS = {
     "fail": "fail",
     "empty": "empty",
     "not_applicable": "n/a",
+    "error": "error",
     "not run": "not run",
 }
 STATUS_STYLES = {  # background and text colour of the status cell
@@ -43,8 +44,16 @@ STATUS_STYLES = {  # background and text colour of the status cell
     "fail": "background-color: #fde2e1; color: #9b1c1c",
     "empty": "background-color: #fdecc8; color: #8a4b00",
     "n/a": "background-color: #eceef1; color: #4b5563",
+    "error": "background-color: #9b1c1c; color: #ffffff",
 }
-FILTERS = {"all": "All", "fail": "Fail", "empty": "Empty", "not_applicable": "N/A", "pass": "Pass"}
+FILTERS = {
+    "all": "All",
+    "fail": "Fail",
+    "empty": "Empty",
+    "not_applicable": "N/A",
+    "error": "Error",
+    "pass": "Pass",
+}
 AUTO_RUN_ROWS = 50_000_000  # cases x rows checked on opening (about 7 ms per case at 1M rows)
 _REPORT_KEY = "_cases_report"
 
@@ -388,8 +397,9 @@ def should_auto_run(predictions: Predictions, listing: lib.CaseListing) -> bool:
 
 
 def status_counts(report: lib.CheckReport | None, n_cases: int) -> None:
-    """A row of st.metric: cases, passing, failing, not applicable."""
-    cols = st.columns(4)
+    """A row of st.metric: cases, passing, failing, not applicable (and errors, if any)."""
+    errors = report.count("error") if report is not None else 0
+    cols = st.columns(5 if errors else 4)
     cols[0].metric("Cases", f"{n_cases:,}")
     if report is None:
         cols[1].metric("Status", "not run")
@@ -397,6 +407,8 @@ def status_counts(report: lib.CheckReport | None, n_cases: int) -> None:
     cols[1].metric("Pass", f"{report.count('pass'):,}")
     cols[2].metric("Fail", f"{report.n_failed:,}", help="Failed, or the slice is empty now")
     cols[3].metric("Not applicable", f"{report.count('not_applicable'):,}")
+    if errors:
+        cols[4].metric("Error", f"{errors:,}", help="Quality cases that cannot be checked")
 
 
 def library_frame(
@@ -416,14 +428,17 @@ def library_frame(
     frame["Δ"] = [
         lib.format_delta(r.delta, r.case.metric, baseline=r.case.baseline) for r in results
     ]
-    frame["rows"] = [
-        f"{r.rows:,} / {r.case.baseline_rows:,}"
-        if r.value is not None
-        else f"– / {r.case.baseline_rows:,}"
-        for r in results
-    ]
+    frame["rows"] = [_rows_text(r) for r in results]
     frame["open"] = [_slice_url(r.case, dataset) for r in results]
     return frame
+
+
+def _rows_text(r: lib.CaseResult) -> str:
+    """``1,200 / 1,150`` rows now / at save; a quality case's ``12 flagged / 1,200``."""
+    if r.flagged is not None:
+        return f"{r.flagged:,} flagged / {r.rows:,}"
+    now = f"{r.rows:,}" if r.value is not None else "–"
+    return f"{now} / {r.case.baseline_rows:,}"
 
 
 def _slice_url(case: lib.Case, dataset: str) -> str | None:
@@ -484,13 +499,16 @@ def case_panel(
     """One case: its status message, provenance, a link to its slice, edit and delete."""
     st.subheader(md(case.name))
     if result is not None:
-        alert = {"pass": st.success, "fail": st.error, "empty": st.error}.get(
-            result.status, st.info
-        )
+        alert = {
+            "pass": st.success,
+            "fail": st.error,
+            "empty": st.error,
+            "error": st.warning,
+        }.get(result.status, st.info)
         alert(md(result.message))
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Slice**" if case.examples is None else "**Examples**")
+        st.markdown(f"**{_covers_title(case)}**")
         st.code(_covers(case), language=None, wrap_lines=True)
         if case.where is not None:
             page_link(
@@ -511,7 +529,13 @@ def case_panel(
     delete_control(store, case)
 
 
+def _covers_title(case: lib.Case) -> str:
+    return {"slice": "Slice", "examples": "Examples", "quality": "Quality check"}[case.kind]
+
+
 def _covers(case: lib.Case) -> str:
+    if case.quality is not None:
+        return case.target
     if case.examples is None:
         return case.where or "all rows"
     ids = case.examples.ids
@@ -534,6 +558,7 @@ def provenance_frame(case: lib.Case) -> pd.DataFrame:
             if case.relative
             else {}
         ),
+        **(_quality_facts(case.quality) if case.quality is not None else {}),
         "from page": s.page or "–",
         "author": case.author or "–",
         "created": case.created,
@@ -542,12 +567,19 @@ def provenance_frame(case: lib.Case) -> pd.DataFrame:
     return pd.DataFrame({"field": list(facts), "value": list(facts.values())})
 
 
+def _quality_facts(spec: lib.QualitySpec) -> dict[str, str]:
+    facts = {"check": spec.check, "column": spec.column or "–"}
+    if spec.reference is not None:
+        facts["reference"] = spec.reference
+    return facts
+
+
 def edit_form(store: lib.CaseStore, case: lib.Case) -> None:
     """Rename, change the threshold and the note; the id stays."""
     with st.form(f"edit_{case.id}"):
         st.markdown("**Edit**")
         name = st.text_input("Name", value=case.name, max_chars=lib.MAX_NAME_LENGTH)
-        is_count = case.metric == lib.N_WRONG
+        is_count = case.metric in (lib.N_WRONG, lib.ROWS)
         if case.margin is not None:  # relative: the margin is edited, the threshold follows
             sign = "+" if case.op == "<=" else "−"
             margin = st.number_input(

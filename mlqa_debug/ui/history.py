@@ -31,7 +31,13 @@ from mlqa_debug.history import (
 )
 from mlqa_debug.ui.links import DS_PARAM, FP_PARAM, SLICE_PARAM, page_url
 
-STATUS_CHOICES = {"pass": "pass", "fail": "fail", "empty": "empty", "not_applicable": "n/a"}
+STATUS_CHOICES = {
+    "pass": "pass",
+    "fail": "fail",
+    "empty": "empty",
+    "not_applicable": "n/a",
+    "error": "error",
+}
 
 
 @dataclass(frozen=True)
