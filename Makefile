@@ -10,7 +10,7 @@ PORT ?= 8501
 # jobs: put an authenticating proxy in front first (README, "Serving a team").
 ADDRESS ?= localhost
 
-.PHONY: install install-test browser run test lint typecheck unit e2e samples bench clean
+.PHONY: install install-test browser java run test lint typecheck unit e2e samples bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1
 
+# Debian's Java runtime for the Spark engine and its tests, unless a java is already there.
+java:
+	@command -v java >/dev/null 2>&1 || \
+	  { echo "installing Debian's default-jre-headless"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
+	@command -v java >/dev/null 2>&1
+
 run: install
 	$(VENV)/bin/mlqa-debug app --workspace $(WORKSPACE) --port $(PORT) --address $(ADDRESS)
 
@@ -47,12 +55,12 @@ typecheck: install-test
 	$(VENV)/bin/mypy
 
 unit: install-test
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -m "not e2e and not spark"
 
 e2e: install-test browser
 	$(PY) -m pytest -m e2e
 
-test: install-test browser lint typecheck
+test: install-test browser java lint typecheck
 	MLQA_REQUIRE_BROWSER=1 $(PY) -m pytest
 
 samples: install

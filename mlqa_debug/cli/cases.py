@@ -6,8 +6,15 @@ They read and write the same files as the Cases page. The case directory is
 ``check`` exits 0 when every case passes, 1 when one fails (or its slice is empty
 in the new data; with ``--strict`` also when one does not apply) and 2 on bad
 input: an unreadable predictions or baseline file, a missing or empty case
-directory, or a case file that cannot be read (the other cases are still checked
-and reported).
+directory, a case file that cannot be read, or a quality case that cannot be
+checked (its column or reference table is missing; the other cases are still
+checked and reported).
+
+Quality cases: ``case add DATASET --quality CHECK [--column C] [--reference R]``
+saves a data-quality finding ("no more than 1% missing in income": ``--quality
+missing_values --column income``; "no exact duplicates with the training set":
+``--quality exact_duplicates --reference train.parquet``); the reference file is
+stored relative to the case directory, a dataset name as it is.
 
 Relative cases: ``case add CANDIDATE --where W --relative-to BASELINE --margin X``
 saves "no worse than the baseline by more than X" (``error_rate <= baseline +
@@ -18,6 +25,12 @@ History: ``check ... --record [--model-version V] [--run-id ID] [--history DIR]`
 appends one record per case to the history (:mod:`mlqa_debug.history`); when a
 history exists, the output, ``--json`` and JUnit carry each case's trend
 ("degrading" even while it passes).
+
+Engines: ``check --engine duckdb|spark|auto PREDICTIONS`` measures every slice case
+where the table lies (a Parquet file, directory or glob; see :mod:`mlqa_debug.engines`),
+all slices in one pass, with the same output. Example-set and data-quality cases need
+the rows and are reported as not applicable there (``--strict`` fails on them);
+``--baseline`` and ``--record`` need ``--engine numpy`` for now.
 """
 
 from __future__ import annotations
@@ -32,12 +45,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlqa_debug.cases import (
     N_WRONG,
+    QUALITY_METRICS,
     Case,
     CaseResult,
     CaseStore,
     CheckReport,
     Direction,
+    QualitySession,
     build_case,
+    build_quality_case,
     check_cases,
     default_metric,
     format_delta,
@@ -48,8 +64,17 @@ from mlqa_debug.cases import (
 )
 from mlqa_debug.cases.export import export_cases, write_junit
 from mlqa_debug.cases.relative import build_relative_case, threshold_for_margin
-from mlqa_debug.cli.common import EXIT_OK, add_role_options, is_file_target, load_dataset_or_file
+from mlqa_debug.cli.common import (
+    EXIT_OK,
+    add_engine_options,
+    add_role_options,
+    is_file_target,
+    load_dataset_or_file,
+    open_engine_from_args,
+    uses_loader,
+)
 from mlqa_debug.data.workspace import Workspace
+from mlqa_debug.engines import Engine, NumpyEngine, check_cases_on
 from mlqa_debug.errors import CaseError, MlqaError
 from mlqa_debug.history import record_check, resolve_history_dir
 from mlqa_debug.slicing import parse_slice
@@ -59,7 +84,13 @@ if TYPE_CHECKING:
 
 CASES_HELP = "cases directory (default: $MLQA_DEBUG_CASES, else <workspace>/cases)"
 HISTORY_HELP = "history folder (default: $MLQA_DEBUG_HISTORY, else <workspace>/history)"
-_STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "empty": "EMPTY", "not_applicable": "N/A"}
+_STATUS_WORDS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "empty": "EMPTY",
+    "not_applicable": "N/A",
+    "error": "ERROR",
+}
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, ws_help: str) -> None:
@@ -104,11 +135,24 @@ def _add_case_add(
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--where", help="the slice, e.g. \"employment == 'gig'\" ('' = all rows)")
     target.add_argument("--ids", help="comma-separated example ids: an example-set case")
+    target.add_argument(
+        "--quality",
+        metavar="CHECK",
+        help="a data-quality check (missing_values, duplicate_rows, exact_duplicates ...): "
+        "a quality case on the rows it flags (metric rows_share or rows)",
+    )
+    quality = p.add_argument_group("a quality case (--quality)")
+    quality.add_argument("--column", help="the column the check looks at (e.g. income)")
+    quality.add_argument(
+        "--reference",
+        metavar="R",
+        help="the training or reference table of a leakage check: a dataset name or a file",
+    )
     p.add_argument(
         "--metric",
         help="error_rate (default; mae for regression), accuracy, macro_f1, recall[CLASS], "
         "precision[CLASS], f1[CLASS], log_loss, brier, ece, rmse, r2; "
-        "recall[positive] names the positive class",
+        "recall[positive] names the positive class; a quality case: rows_share or rows",
     )
     _bounds(p, "the condition (default: the baseline with the default tolerance)")
     relative = p.add_argument_group("a condition relative to a baseline model (slices only)")
@@ -178,6 +222,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser], ws_help
     record.add_argument("--history", metavar="DIR", help=HISTORY_HELP)
     _store_options(p, ws_help)
     add_role_options(p)
+    add_engine_options(p)
     p.set_defaults(handler=cmd_check)
 
 
@@ -226,6 +271,10 @@ def _threshold(args: argparse.Namespace, metric: str) -> float | None:
 
 
 def cmd_case_add(args: argparse.Namespace) -> int:
+    if args.quality is not None:
+        return _add_quality(args)
+    if args.column is not None or args.reference is not None:
+        raise CaseError("--column and --reference belong to a quality case (--quality CHECK)")
     if args.relative_to is not None or args.margin is not None:
         return _add_relative(args)
     predictions = _load(args.dataset, args)
@@ -254,6 +303,42 @@ def cmd_case_add(args: argparse.Namespace) -> int:
     )
     if not case.baseline_passes:
         print("note: the baseline already fails this threshold; the case fails until fixed")
+    return EXIT_OK
+
+
+def _add_quality(args: argparse.Namespace) -> int:
+    """``case add DATASET --quality CHECK [--column C] [--reference R]``: a quality case."""
+    if args.relative_to is not None or args.margin is not None:
+        raise CaseError("a quality case is not relative to a baseline; drop --relative-to/--margin")
+    if args.min is not None:
+        raise CaseError("a quality case passes while at most so many rows are flagged: use --max")
+    if args.metric is not None and args.metric not in QUALITY_METRICS:
+        raise CaseError(f"a quality case uses --metric {' or '.join(QUALITY_METRICS)}")
+    predictions = _load(args.dataset, args)
+    store = _store(args)
+    workspace = Workspace(args.workspace)
+    case = build_quality_case(
+        predictions,
+        name=args.name,
+        check=args.quality,
+        column=args.column,
+        reference=args.reference,  # a file: relative to where the command runs
+        cases_dir=store.directory,
+        metric=args.metric,
+        threshold=args.max,
+        note=args.note,
+        dataset=None if is_file_target(args.dataset) else args.dataset,
+        page="cli",
+        workspace=workspace,
+    )
+    store.save(case)
+    print(
+        f"saved case {case.name!r} (id {case.id}) in {store.directory}: {case.target}: "
+        f"{case.condition} (now {format_value(case.baseline, case.metric)} on "
+        f"{case.baseline_rows:,} rows)"
+    )
+    if not case.baseline_passes:
+        print("note: the table already fails this threshold; the case fails until fixed")
     return EXIT_OK
 
 
@@ -363,10 +448,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     listing = store.load()
     if not listing.cases and not listing.problems:
         raise CaseError(f"no cases in {store.directory}: nothing to check")
-    predictions = _load(args.predictions, args)
+    engine = None if uses_loader(args.predictions, args.engine) else _open_engine(args)
+    if engine is not None and not isinstance(engine, NumpyEngine):
+        return _report_check(args, store, check_cases_on(engine, listing), {})
+    predictions = _load(args.predictions, args) if engine is None else engine.predictions
     baseline = None if args.baseline is None else _load_baseline(args.baseline, args, "--baseline")
-    report = check_cases(predictions, listing, baseline=baseline)
-    trends = _history(args, report, predictions)
+    quality = QualitySession(store.directory, workspace=Workspace(args.workspace))
+    report = check_cases(predictions, listing, baseline=baseline, quality=quality)
+    return _report_check(args, store, report, _history(args, report, predictions))
+
+
+def _open_engine(args: argparse.Namespace) -> Engine:
+    """The predictions on ``--engine``; ``--baseline`` and ``--record`` need numpy for now."""
+    engine = open_engine_from_args(args.predictions, args)
+    if not isinstance(engine, NumpyEngine):
+        for flag, value in (("--baseline", args.baseline), ("--record", args.record)):
+            if value:
+                raise CaseError(
+                    f"{flag} needs --engine numpy (the {engine.name} engine does not join "
+                    "a baseline table or record history yet)"
+                )
+    return engine
+
+
+def _report_check(
+    args: argparse.Namespace,
+    store: CaseStore,
+    report: CheckReport,
+    trends: dict[str, tuple[str, str]],
+) -> int:
+    """Write the JUnit file, print the table or JSON; the exit code."""
     if args.junit:
         path = write_junit(
             args.junit, report, properties={"cases": str(store.directory)}, trends=trends
@@ -448,8 +559,15 @@ def _result_row(r: CaseResult) -> list[str]:
         format_value(r.compared_with, c.metric) + stored,
         format_value(r.value, c.metric),
         delta,
-        f"{r.rows:,}" if r.status != "not_applicable" else "",
+        _rows_cell(r),
     ]
+
+
+def _rows_cell(r: CaseResult) -> str:
+    """Rows measured now; a quality case's ``12 of 20,000`` flagged; blank when not measured."""
+    if r.status in ("not_applicable", "error"):
+        return ""
+    return f"{r.flagged:,} of {r.rows:,}" if r.flagged is not None else f"{r.rows:,}"
 
 
 def format_report(

@@ -1,7 +1,8 @@
 """What every ``mlqa-debug`` command group shares.
 
-Exit codes, the column-role flags, loading a dataset by name or a predictions
-file by path, and printing JSON. This module imports no command module: the
+Exit codes, the column-role flags, the engine flags (``--engine``, ``--spark-master``)
+and opening a table on one, loading a dataset by name or a predictions file by path,
+and printing JSON. This module imports no command module: the
 groups (:mod:`.data`, :mod:`.slices`, :mod:`.cases`, :mod:`.embed`,
 :mod:`.explain`) import it, :mod:`.main` imports the groups, and nothing imports
 :mod:`.main`, so the import graph has no loop.
@@ -18,6 +19,8 @@ from typing import Any, TypeAlias
 from mlqa_debug.data.predictions import Predictions, load_predictions
 from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.data.workspace import ENV_WORKSPACE, Workspace
+from mlqa_debug.engines import ENGINE_CHOICES, Engine, NumpyEngine, open_engine
+from mlqa_debug.engines.spark_engine import MASTER_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 """A command succeeded; a regression check failed; the input was unusable."""
@@ -81,6 +84,39 @@ def load_dataset_or_file(target: str, args: argparse.Namespace) -> Predictions:
     if is_file_target(target):
         return load_predictions(Path(target), roles=roles)
     return workspace_from_args(args).load(target, roles=roles, cache=True)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--spark-master``: where the aggregates run."""
+    group = parser.add_argument_group("engine (see mlqa_debug.engines)")
+    group.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="numpy",
+        help="numpy (in process, default), duckdb (out of core), spark, or auto (duckdb when "
+        "the table would not fit in memory); duckdb and spark take a Parquet file, "
+        "directory or glob",
+    )
+    group.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help=f"Spark master (default: ${MASTER_ENV}, else local[2])",
+    )
+
+
+def uses_loader(target: str, engine: str) -> bool:
+    """Whether ``target`` loads as before (a dataset name, or one file on numpy)."""
+    is_path = Path(target).exists() or any(ch in target for ch in "*?[")
+    return not is_path or (engine == "numpy" and Path(target).is_file())
+
+
+def open_engine_from_args(target: str, args: argparse.Namespace) -> Engine:
+    """The table at ``target`` on ``--engine``; dataset names and files load as before."""
+    if uses_loader(target, args.engine):
+        return NumpyEngine(load_dataset_or_file(target, args))
+    return open_engine(
+        target, args.engine, roles=roles_from_args(args), spark_master=args.spark_master
+    )
 
 
 def print_json(data: Any) -> None:

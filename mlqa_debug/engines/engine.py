@@ -1,0 +1,234 @@
+"""The engine seam: :class:`Engine`, what ``slice`` and ``check`` ask of wherever the rows are.
+
+:class:`AggregateEngine` runs on a :class:`~mlqa_debug.engines.backend.Backend`
+(DuckDB, Spark): slices become terms (:mod:`.plan`), terms become the backend's
+expressions, and every slice of one call is summed in one pass
+(:mod:`.aggregates`). :class:`NumpyEngine` wraps a loaded
+:class:`~mlqa_debug.data.predictions.Predictions` and the in-process path as it is
+(:func:`~mlqa_debug.slicing.slice_mask`, :func:`~mlqa_debug.stats.slice_report`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.schema import Schema
+from mlqa_debug.engines.aggregates import (
+    SliceSums,
+    TableExpressions,
+    classification_sums,
+    regression_sums,
+    report_from_sums,
+)
+from mlqa_debug.engines.backend import Backend, Expr
+from mlqa_debug.engines.plan import ColumnType, Term, plan_slice
+from mlqa_debug.engines.table import EngineTable
+from mlqa_debug.slicing import Slice, slice_mask
+from mlqa_debug.slicing.terms import ColumnKind
+from mlqa_debug.stats import RegressionData, slice_report
+from mlqa_debug.stats.classification import _class_sums
+from mlqa_debug.stats.regression import _regression_sums
+from mlqa_debug.stats.results import SliceReport
+from mlqa_debug.types import Task
+
+__all__ = ["AggregateEngine", "Engine", "NumpyEngine"]
+
+
+class Engine(Protocol):
+    """Where a table's slice aggregates run: ``numpy`` in process, ``duckdb``, ``spark``."""
+
+    name: str
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def n_rows(self) -> int: ...
+
+    @property
+    def has_probabilities(self) -> bool: ...
+
+    @property
+    def column_kinds(self) -> dict[str, ColumnKind]: ...
+
+    def info(self) -> dict[str, Any]:
+        """File, rows, task, fingerprint, model: the header of a check report."""
+        ...
+
+    def check_slice(self, s: Slice) -> None:
+        """Raise :class:`~mlqa_debug.errors.SliceError` if ``s`` does not fit the table."""
+        ...
+
+    def slice_sums(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceSums]:
+        """Slice / rest / overall sums of every slice (one pass where the engine can)."""
+        ...
+
+    def slice_reports(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceReport[Any]]:
+        """The metrics of every slice vs its rest vs all rows, with intervals."""
+        ...
+
+
+_DERIVED_TYPES = {
+    "error": ColumnType("bool", label="bool"),
+    "confidence": ColumnType("number", nan=True, label="double"),
+    "abs_error": ColumnType("number", nan=True, label="double"),
+}
+
+
+class AggregateEngine:
+    """An engine that runs aggregates on a backend's table (DuckDB, Spark)."""
+
+    def __init__(self, backend: Backend, table: EngineTable) -> None:
+        self.backend, self.table = backend, table
+        self.name = backend.name
+
+    @property
+    def schema(self) -> Schema:
+        return self.table.schema
+
+    @property
+    def task(self) -> Task:
+        return self.table.task
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.n_rows
+
+    @property
+    def has_probabilities(self) -> bool:
+        return self.table.has_probabilities
+
+    @property
+    def column_kinds(self) -> dict[str, ColumnKind]:
+        return self.table.column_kinds
+
+    def info(self) -> dict[str, Any]:
+        return self.table.info()
+
+    @cached_property
+    def default_threshold(self) -> float:
+        """The regression error threshold: the roles', else the 90th percentile of |residual|."""
+        given = self.table.schema.error_threshold
+        if given is not None:
+            return float(given)
+        b = self.backend
+        residual = TableExpressions(b, self.table, 0.0).residual()
+        (row,) = b.run([b.quantile(b.call("abs", residual), 0.9)])
+        return float(row[0])
+
+    def _table_for_threshold(self) -> EngineTable:
+        if self.table.schema.is_classification or self.table.schema.error_threshold is not None:
+            return self.table
+        import dataclasses
+
+        schema = dataclasses.replace(self.table.schema, error_threshold=self.default_threshold)
+        return dataclasses.replace(self.table, schema=schema)
+
+    def plan(self, s: Slice) -> tuple[Term, ...]:
+        """The terms of ``s`` on this table; SliceError where it does not fit."""
+        types = dict(self.table.types)
+        types.update({name: _DERIVED_TYPES[name] for name in self.table.derived_names})
+        return plan_slice(s, self.column_kinds, types)
+
+    def check_slice(self, s: Slice) -> None:
+        self.plan(s)
+
+    def where(self, s: Slice) -> Expr:
+        """The backend expression that is true exactly on the rows of ``s`` (never NULL)."""
+        return TableExpressions(self.backend, self._table_for_threshold(), None).where(self.plan(s))
+
+    def slice_sums(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceSums]:
+        plans = [self.plan(s) for s in slices]
+        table = self._table_for_threshold()
+        if table.schema.is_classification:
+            return classification_sums(self.backend, table, plans)
+        threshold = table.schema.error_threshold if error_threshold is None else error_threshold
+        return regression_sums(self.backend, table, plans, float(threshold or 0.0))
+
+    def slice_reports(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceReport[Any]]:
+        table = self._table_for_threshold()
+        threshold = table.schema.error_threshold if error_threshold is None else error_threshold
+        return [
+            report_from_sums(sums, table, threshold=threshold)
+            for sums in self.slice_sums(slices, error_threshold=error_threshold)
+        ]
+
+
+class NumpyEngine:
+    """The in-process path on a loaded table: masks and the prepared metric arrays."""
+
+    name = "numpy"
+
+    def __init__(self, predictions: Predictions) -> None:
+        self.predictions = predictions
+
+    @property
+    def schema(self) -> Schema:
+        return self.predictions.schema
+
+    @property
+    def task(self) -> Task:
+        return self.predictions.task
+
+    @property
+    def n_rows(self) -> int:
+        return self.predictions.n_samples
+
+    @property
+    def has_probabilities(self) -> bool:
+        return self.predictions.proba_matrix is not None
+
+    @property
+    def column_kinds(self) -> dict[str, ColumnKind]:
+        return self.predictions.column_kinds
+
+    def info(self) -> dict[str, Any]:
+        from mlqa_debug.cases.check import predictions_info
+
+        return predictions_info(self.predictions)
+
+    def check_slice(self, s: Slice) -> None:
+        slice_mask(self.predictions, s)
+
+    def _data(self, error_threshold: float | None) -> Any:
+        from mlqa_debug.cases.measurement import _metric_data
+
+        return _metric_data(self.predictions, error_threshold)
+
+    def slice_sums(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceSums]:
+        data = self._data(error_threshold)
+        out = []
+        for s in slices:
+            mask = slice_mask(self.predictions, s)
+            sides = (np.flatnonzero(mask), np.flatnonzero(~mask))
+            if isinstance(data, RegressionData):
+                inside, outside = (_regression_sums(data._columns, data.is_error, i) for i in sides)
+                out.append(SliceSums(inside, outside, data._totals))
+            else:
+                inside_c, outside_c = (_class_sums(data._codes, i) for i in sides)
+                out.append(SliceSums(inside_c, outside_c, data._totals))
+        return out
+
+    def slice_reports(
+        self, slices: Sequence[Slice], *, error_threshold: float | None = None
+    ) -> list[SliceReport[Any]]:
+        data = self._data(error_threshold)
+        return [slice_report(data, slice_mask(self.predictions, s)) for s in slices]
