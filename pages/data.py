@@ -5,7 +5,7 @@ import streamlit as st
 
 from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.ui import serving, state, widgets
+from mlqa_debug.ui import quality, serving, state, widgets
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.models import attach_model_form
 from mlqa_debug.ui.text import md, without_paths
@@ -35,6 +35,7 @@ with right:
     st.markdown("**Validation report**")
     widgets.check_report(predictions, name)
     st.caption(f"Fingerprint `{predictions.fingerprint}` · file {md(predictions.source)}")
+    quality.quality_link(name, quality.report_for(predictions).counts())
 
 st.markdown("**Overall metrics**")
 widgets.metrics_table(predictions)

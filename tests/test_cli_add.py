@@ -149,3 +149,23 @@ def test_two_adds_of_one_name_at_once(
             "dataset.json",
         ]
         assert not [p for p in ws.datasets_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_a_table_with_labels_and_no_predictions_is_registered_as_a_reference(
+    capsys: pytest.CaptureFixture[str],
+    binary_frame: pd.DataFrame,
+    write_table: WriteTable,
+    workspace: Workspace,
+) -> None:
+    training = binary_frame.drop(columns=["prediction"]).filter(regex="^(?!prob_|score)")
+    code, out, _ = run(capsys, "add", str(write_table(training)), "--name", "train")
+    assert code == EXIT_OK
+    assert "registered as a reference table" in out
+    assert workspace.entry("train").reference_only
+    loaded = workspace.load("train")  # the labels stand in for the predictions
+    assert loaded.schema.prediction == loaded.schema.label
+    listing = run(capsys, "list")[1]
+    assert re.search(r"^train\s+reference\b", listing, re.M)
+    no_labels = training.drop(columns=["label"])
+    code, _, err = run(capsys, "add", str(write_table(no_labels, "x.csv")), "--name", "neither")
+    assert code == EXIT_BAD_INPUT and "no label column" in err  # neither role: refused

@@ -154,6 +154,12 @@ def cmd_add(args: argparse.Namespace) -> int:
         advice = "choose another --name, or pass --overwrite to replace it"
         raise WorkspaceError(f"{e.fact}; {advice}") from e
     print(f"registered {entry.name!r} in {entry.path.parent}")
+    if entry.reference_only:
+        print(
+            f"{entry.name!r} has labels and no predictions: registered as a reference table "
+            "(the training set of leakage and drift checks: quality --reference, and the "
+            "Data quality page's reference)"
+        )
     if entry.baseline is not None:
         print(f"default baseline: {entry.baseline!r}")
     return EXIT_OK
@@ -161,7 +167,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     for entry in workspace_from_args(args).entries():
-        kind = "built-in" if entry.builtin else "registered"
+        kind = (
+            "built-in" if entry.builtin else "reference" if entry.reference_only else "registered"
+        )
         about = entry.description or entry.source or ""
         if entry.baseline is not None:
             about += f" (baseline: {entry.baseline})"

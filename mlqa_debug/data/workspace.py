@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -191,6 +191,10 @@ class DatasetEntry:
     source: str | None = None
     baseline: str | None = None
     """The dataset this one is compared with by default (another model on the same rows)."""
+    reference_only: bool = False
+    """A table with labels and no predictions (a training set): it serves as the
+    reference of leakage and drift checks, and loads with its labels standing in
+    for the predictions (:func:`mlqa_debug.data.reference.load_labelled`)."""
 
     @property
     def model_path(self) -> Path | None:
@@ -290,15 +294,21 @@ class Workspace:
         """
         entry = self.entry(name)
         merged = entry.roles.merged(roles) if roles else entry.roles
-        if cache and not entry.builtin:
-            return load_cached(
-                entry.path,
-                roles=merged,
-                name=entry.path.name,
-                cache_dir=self.root / "cache" / "loads",
-                dataset=entry.name,
-            )
-        return load_predictions(entry.path, roles=merged, sidecar=False, name=entry.path.name)
+
+        def load(chosen: Roles) -> Predictions:
+            if cache and not entry.builtin:
+                return load_cached(
+                    entry.path,
+                    roles=chosen,
+                    name=entry.path.name,
+                    cache_dir=self.root / "cache" / "loads",
+                    dataset=entry.name,
+                )
+            return load_predictions(entry.path, roles=chosen, sidecar=False, name=entry.path.name)
+
+        if entry.reference_only:
+            return _load_labelled(load, merged)
+        return load(merged)
 
     def add(
         self,
@@ -313,8 +323,10 @@ class Workspace:
     ) -> DatasetEntry:
         """Validate ``source`` and register a copy of it as ``name``.
 
-        ``baseline`` names the dataset it is compared with by default (it must
-        exist and not be ``name`` itself; see :meth:`set_baseline`).
+        A table with labels and no prediction column (a training set) is registered
+        as a reference table (:attr:`DatasetEntry.reference_only`). ``baseline`` names
+        the dataset it is compared with by default (it must exist and not be ``name``
+        itself; see :meth:`set_baseline`).
 
         The file (a path, or an upload as a binary file object) is copied in chunks
         into a staging folder of the workspace, within the quota
@@ -337,7 +349,10 @@ class Workspace:
         with self._staging(name, overwrite=overwrite) as staging:
             data_path = staging / f"data{suffix if suffix in SUPPORTED_SUFFIXES else '.csv'}"
             self._stage_source(source, data_path, replacing=name if overwrite else None)
-            predictions = load_predictions(data_path, roles=roles, sidecar=False, name=display)
+            predictions = _load_labelled(
+                lambda r: load_predictions(data_path, roles=r, sidecar=False, name=display), roles
+            )
+            reference_only = predictions.schema.prediction == predictions.schema.label
             if model_file is not None:
                 shutil.copyfile(model_file, staging / f"model{model_file.suffix}")
             meta = {
@@ -351,6 +366,8 @@ class Workspace:
             }
             if baseline is not None:
                 meta["baseline"] = baseline
+            if reference_only:
+                meta["kind"] = "reference"
             (staging / "dataset.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return self.entry(name)
 
@@ -446,6 +463,7 @@ class Workspace:
             added=meta.get("added"),
             source=meta.get("source"),
             baseline=baseline,
+            reference_only=meta.get("kind") == "reference",
         )
 
     def _new_name(self, name: str, *, overwrite: bool) -> str:
@@ -596,3 +614,10 @@ def _let_go(error: BaseException) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
             ctypes.CDLL(None).malloc_trim(0)
+
+
+def _load_labelled(load: Callable[[Roles], Predictions], roles: Roles) -> Predictions:
+    # Imported here: mlqa_debug.data.reference names workspace datasets with this module.
+    from mlqa_debug.data.reference import load_labelled
+
+    return load_labelled(load, roles)

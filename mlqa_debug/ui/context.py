@@ -34,6 +34,7 @@ from mlqa_debug.ui.links import (
     RESERVED,
     SLICE_PARAM,
     VS_PARAM,
+    page_link,
     page_url,
 )
 from mlqa_debug.ui.options import (
@@ -152,6 +153,27 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
     return Dataset(name, entry, predictions)
 
 
+REFERENCE_PAGES = ("data",)
+"""The pages that open a reference table (labels, no predictions) as their dataset."""
+
+
+def _reference_table(ctx: PageContext) -> None:
+    """Say what a reference table is for; pages about a model's predictions stop here."""
+    name = ctx.name
+    about = (
+        f"**{md(name)}** is a reference table: it has labels and no predictions (a training "
+        "set), so it is the reference that the Data quality page checks an evaluation table "
+        f"against for leakage and drift (open that page on your evaluation table and choose "
+        f"{md(name)} as the reference)."
+    )
+    if ctx.page in REFERENCE_PAGES:
+        st.info(about, icon=":material/info:")
+        return
+    st.info(f"{about} This page needs a model's predictions.", icon=":material/info:")
+    page_link("quality", {}, label="Open the Data quality page", icon=":material/fact_check:")
+    st.stop()
+
+
 def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) -> Dataset | None:
     """The dataset ``?vs=`` names; without one, ``default`` (the dataset's default baseline)."""
     if need == "none":
@@ -193,6 +215,7 @@ def open_page(
     options: OptionSpec = (),
     dataset: Need = "required",
     second: Need = "none",
+    second_default: bool = True,
     slice_box: bool = True,
     heading: str | None = None,
 ) -> PageContext:
@@ -202,9 +225,10 @@ def open_page(
     or a function of the context so far (dataset, slice) that returns or yields
     them (each yielded option is resolved before the next is asked for, so a later
     option's choices may depend on an earlier one's value); ``dataset`` and ``second``
-    say whether the page needs a dataset and a second one (``?vs=``). With
-    ``slice_box`` the slice text box is drawn under the title; ``heading``
-    replaces the title (the page's name in the navigation).
+    say whether the page needs a dataset and a second one (``?vs=``); without
+    ``second_default`` a link without ``vs`` opens with no second dataset rather than
+    the dataset's default baseline. With ``slice_box`` the slice text box is drawn
+    under the title; ``heading`` replaces the title (the page's name in the navigation).
     """
     title = state.page_title(page)
     st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
@@ -225,7 +249,10 @@ def open_page(
             st.info("Choose a dataset in the sidebar to begin.")
             st.stop()
         return ctx
-    ctx.second = _second_dataset(ws, second, default=ctx.dataset.entry.baseline)
+    if ctx.dataset.entry.reference_only:
+        _reference_table(ctx)
+    baseline = ctx.dataset.entry.baseline if second_default else None
+    ctx.second = _second_dataset(ws, second, default=baseline)
     ctx.slice, ctx.mask = slice_state.current_slice_and_mask(ctx.dataset.predictions)
     declared: list[ViewOption[Any]] = []
     for option in options(ctx) if callable(options) else options:  # in turn: a later option

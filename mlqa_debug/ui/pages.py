@@ -8,6 +8,7 @@ from typing import Any
 
 PAGES: list[dict[str, Any]] = [
     {"page": "pages/data.py", "title": "Data", "icon": ":material/table_chart:"},
+    {"page": "pages/quality.py", "title": "Data quality", "icon": ":material/fact_check:"},
     {"page": "pages/slices.py", "title": "Slices", "icon": ":material/filter_alt:"},
     {"page": "pages/discover.py", "title": "Discover", "icon": ":material/travel_explore:"},
     {"page": "pages/compare.py", "title": "Compare", "icon": ":material/compare_arrows:"},
