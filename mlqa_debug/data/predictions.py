@@ -17,7 +17,7 @@ class no label has) gives a ``UserWarning`` and is listed in ``Predictions.warni
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -54,6 +54,7 @@ __all__ = [
     "max_file_bytes",
     "read_sidecar",
     "rows_text",
+    "schema_column_kinds",
     "sidecar_path",
 ]
 
@@ -191,19 +192,7 @@ class Predictions:
     @cached_property
     def column_kinds(self) -> dict[str, ColumnKind]:
         """Kind of every column a slice may name, for ``Slice.check``."""
-        s = self.schema
-        target: ColumnKind = "categorical" if s.is_classification else "numeric"
-        kinds: dict[str, ColumnKind] = dict(s.features)
-        kinds[s.label] = target
-        kinds[s.prediction] = target
-        if s.id is not None:
-            kinds[s.id] = "text"
-        for column in (s.score, *s.proba.values()):
-            if column is not None:
-                kinds[column] = "numeric"
-        for name in self.derived:
-            kinds[name] = "boolean" if name == "error" else "numeric"
-        return kinds
+        return schema_column_kinds(self.schema, self.derived)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe overview: size, task, classes, error rate, roles, warnings, checks."""
@@ -296,6 +285,26 @@ def build_schema(
     if blocking is not None:
         raise blocking.to_error(file)
     return context.schema(), tuple(results)
+
+
+def schema_column_kinds(schema: Schema, derived: Iterable[str]) -> dict[str, ColumnKind]:
+    """Kind of every column a slice may name: features, roles and the ``derived`` columns.
+
+    The loaded table's :attr:`Predictions.column_kinds` and an engine's table
+    (:mod:`mlqa_debug.engines`) both answer with this.
+    """
+    target: ColumnKind = "categorical" if schema.is_classification else "numeric"
+    kinds: dict[str, ColumnKind] = dict(schema.features)
+    kinds[schema.label] = target
+    kinds[schema.prediction] = target
+    if schema.id is not None:
+        kinds[schema.id] = "text"
+    for column in (schema.score, *schema.proba.values()):
+        if column is not None:
+            kinds[column] = "numeric"
+    for name in derived:
+        kinds[name] = "boolean" if name == "error" else "numeric"
+    return kinds
 
 
 def _prefixed(message: str, file: str | None) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from mlqa_debug.data.checks.values import PROBA_SUM_TOLERANCE, PROBA_TOLERANCE, natural_key
+from mlqa_debug.data.predictions import schema_column_kinds
 from mlqa_debug.data.schema import (
     FeatureType,
     Roles,
@@ -76,19 +77,7 @@ class EngineTable:
     @property
     def column_kinds(self) -> dict[str, ColumnKind]:
         """Kinds of every column a slice may name (as ``Predictions.column_kinds``)."""
-        s = self.schema
-        target: ColumnKind = "categorical" if s.is_classification else "numeric"
-        kinds: dict[str, ColumnKind] = dict(s.features)
-        kinds[s.label] = target
-        kinds[s.prediction] = target
-        if s.id is not None:
-            kinds[s.id] = "text"
-        for column in (s.score, *s.proba.values()):
-            if column is not None:
-                kinds[column] = "numeric"
-        for name in self.derived_names:
-            kinds[name] = "boolean" if name == "error" else "numeric"
-        return kinds
+        return schema_column_kinds(self.schema, self.derived_names)
 
     @property
     def derived_names(self) -> list[str]:

@@ -178,13 +178,7 @@ def _form(
     _seed(draft, s, ids, page, key)
     _baseline_line(draft, ids)
     _threshold_input(draft, ids, key)
-    # Name and author side by side keep the dialog short enough for a laptop window.
-    name, author = st.columns(2)
-    with name:
-        st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
-    with author:
-        serving.author_input(key)
-    st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
+    name_author_note(key)
     st.button(
         "Save case",
         type="primary",
@@ -193,6 +187,16 @@ def _form(
         args=(predictions, s, ids, metric, page, key, state.current_dataset()),
     )
     form_error(key)
+
+
+def name_author_note(key: str) -> None:
+    """The case's name and author side by side (a dialog short enough for a laptop), its note."""
+    name, author = st.columns(2)
+    with name:
+        st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
+    with author:
+        serving.author_input(key)
+    st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
 
 
 def _seed(

@@ -22,7 +22,7 @@ from mlqa_debug.cases.quality import default_quality_metric
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import serving, state
-from mlqa_debug.ui.cases import cases_store, form_error, saved_message
+from mlqa_debug.ui.cases import cases_store, form_error, name_author_note, saved_message
 from mlqa_debug.ui.text import md
 
 _OPEN_DIALOG = "_quality_case_dialog_open"
@@ -141,12 +141,7 @@ def _form(
     draft = lib.draft_quality_case(predictions, spec, metric=metric, flagged=flagged)
     _seed(predictions, draft, key)
     _threshold_input(draft, n, key)
-    name, author = st.columns(2)
-    with name:
-        st.text_input("Name", key=f"{key}__name", max_chars=lib.MAX_NAME_LENGTH)
-    with author:
-        serving.author_input(key)
-    st.text_area("Note", key=f"{key}__note", height=68, placeholder="Why this matters (optional)")
+    name_author_note(key)
     st.button(
         "Save case",
         type="primary",

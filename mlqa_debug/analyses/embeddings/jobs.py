@@ -137,13 +137,13 @@ def projection_jobs() -> ProjectionJobs:
 
 
 def preload_imports() -> None:
-    """Import in the calling thread what both a page and umap-learn import.
+    """Import in the calling thread what both a page and a job thread import.
 
     Two threads importing one package at the same time (one inside its
     ``__init__``, the other at a submodule) can get a partially initialised
-    module; with these loaded first, the job thread's ``import umap`` only
-    loads numba, pynndescent and umap-learn themselves (one job at a time, see
-    :func:`~mlqa_debug.analyses.embeddings.umap_layout.import_umap`).
+    module; with these loaded first, a job thread imports nothing new
+    (umap-learn itself is imported only in the UMAP child process, see
+    :func:`~mlqa_debug.analyses.embeddings.umap_layout.fit_umap`).
     """
     import scipy.sparse.csgraph  # noqa: F401
     import sklearn.cluster

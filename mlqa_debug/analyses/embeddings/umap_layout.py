@@ -5,15 +5,19 @@ map; umap-learn then runs on one thread), after a PCA pre-reduction to
 ``pca_dims`` (50) dimensions for wider inputs. UMAP is fitted on at most
 ``max_rows`` rows (every error first, then a fixed random sample of the rest,
 see :func:`~mlqa_debug.analyses.embeddings.sampling.sample_points`); other rows
-get no coordinates. umap-learn is imported here, inside the functions, under
-one lock (:func:`import_umap`).
+get no coordinates. The fit runs in a child process (:func:`fit_umap`): umap-learn's
+numba code holds the GIL for seconds at a time, and its first call compiles for
+about 30 s, which in a server thread stalled every other session's reruns (up to
+2 s per slice change at 1M rows, measured with ``benchmarks/ws_client.py``), and
+the server process never imports umap-learn.
 """
 
 from __future__ import annotations
 
 import io
+import multiprocessing
+import queue
 import re
-import threading
 from typing import Any
 
 import numpy as np
@@ -23,11 +27,10 @@ from mlqa_debug.analyses.embeddings.pca import pca_2d
 from mlqa_debug.analyses.embeddings.sampling import sample_points
 from mlqa_debug.types import Progress
 
-__all__ = ["fit_umap", "import_umap", "umap_rows"]
+__all__ = ["fit_umap", "umap_rows"]
 
 _MIN_ROWS = 8
 """Fewer rows than this make no neighbour graph: PCA instead."""
-_UMAP_IMPORT = threading.Lock()
 
 
 def umap_rows(
@@ -78,43 +81,67 @@ class _EpochStream(io.TextIOBase):
 
 
 def fit_umap(matrix: np.ndarray, params: ProjectionParams, progress: Progress) -> np.ndarray:
-    """umap-learn's 2-D UMAP with a fixed random_state (single-threaded by umap's rule)."""
-    progress("loading umap-learn", None)
-    umap = import_umap()
+    """umap-learn's 2-D UMAP with a fixed random_state, fitted in a child process.
 
-    progress("finding neighbours (a server's first UMAP also compiles for ~30 s)", None)
-    reducer = umap.UMAP(
-        n_components=2,
-        n_neighbors=min(params.n_neighbors, len(matrix) - 1),
-        min_dist=params.min_dist,
-        random_state=params.random_state,
-        n_jobs=1,
-        tqdm_kwds={
-            "disable": False,
-            "file": _EpochStream(progress),
-            "bar_format": "{n}/{total}",
-            "mininterval": 0.5,
-        },
-    )
-    # no warnings.catch_warnings() here: this runs for seconds in a background
-    # thread, and catch_warnings swaps process-wide state that other threads use
-    coords = reducer.fit_transform(matrix)
-    return np.asarray(coords, dtype=np.float32)
-
-
-def import_umap() -> Any:
-    """``import umap``, one thread at a time; a failed import raises (the job reports it).
-
-    Python locks each module while importing it, but two threads importing
-    packages that import each other (umap-learn, pynndescent, numba,
-    scikit-learn) in different orders can meet a partially initialised module:
-    Python breaks the would-be deadlock by handing one thread the unfinished
-    module. So projection jobs import umap-learn under one lock, after the
-    thread that started them imported what pages share with it
-    (:func:`~mlqa_debug.analyses.embeddings.jobs.preload_imports`). Whatever
-    still fails is the job's error; ``sys.modules`` is Python's to manage.
+    The child (``spawn``: nothing of the server's threads or locks is inherited)
+    sends its progress and the coordinates back on a queue; the same random_state
+    gives the same map as a fit in this process. A child that dies is an error.
     """
-    with _UMAP_IMPORT:
+    progress("starting the UMAP worker process", None)
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    kwargs = {
+        "n_components": 2,
+        "n_neighbors": min(params.n_neighbors, len(matrix) - 1),
+        "min_dist": params.min_dist,
+        "random_state": params.random_state,
+        "n_jobs": 1,
+    }
+    child = context.Process(
+        target=_fit_in_child, args=(matrix, kwargs, messages), name="mlqa-umap", daemon=True
+    )
+    child.start()
+    try:
+        while True:
+            try:
+                kind, value = messages.get(timeout=1.0)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(f"the UMAP process exited (code {child.exitcode})") from None
+                continue
+            if kind == "progress":
+                progress(*value)
+            elif kind == "done":
+                return np.asarray(value, dtype=np.float32)
+            else:
+                raise RuntimeError(value)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.terminate()
+
+
+def _fit_in_child(matrix: np.ndarray, kwargs: dict[str, Any], messages: Any) -> None:
+    """The child process: import umap-learn, fit, put ``(kind, value)`` messages."""
+
+    def progress(phase: str, fraction: float | None) -> None:
+        messages.put(("progress", (phase, fraction)))
+
+    try:
+        progress("loading umap-learn", None)
         import umap
 
-    return umap
+        progress("finding neighbours (the first UMAP on a machine also compiles for ~30 s)", None)
+        reducer = umap.UMAP(
+            **kwargs,
+            tqdm_kwds={
+                "disable": False,
+                "file": _EpochStream(progress),
+                "bar_format": "{n}/{total}",
+                "mininterval": 0.5,
+            },
+        )
+        coords = reducer.fit_transform(matrix)
+        messages.put(("done", np.asarray(coords, dtype=np.float32)))
+    except Exception as e:  # the parent raises it as the job's error
+        messages.put(("error", f"{type(e).__name__}: {e}"))
