@@ -36,6 +36,10 @@ Steps:
                                slice's row count, so a session that saw another's state
                                would fail), and the server's peak resident memory
                                (target under 3 GB).
+  long                         a websocket client's slice changes while a Chromium
+                               sits on Discover (a search and the error tree started
+                               afresh) and then on Embeddings (a UMAP fit): against
+                               the client alone, target within 1.5x.
 
 Prints one table (step, median, p90, bare-page median, ratio, target, pass/fail)
 and the bytes and memory figures. Data and workspaces go to benchmarks/out/ (ignored).
@@ -63,7 +67,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_compare_page import candidate_path  # noqa: E402
 from bench_slices import OUT, SLICES, BareServer, expected_rows, table_path, time_page  # noqa: E402
 
-STEPS = ("slices", "confusion", "compare", "open", "bytes", "sessions")
+STEPS = ("slices", "confusion", "compare", "open", "bytes", "sessions", "long")
 PAGES = ("data", "slices", "confusion", "discover", "embeddings", "explanations", "cases")
 BARE_TEXTS = [f"f0 >= {x}" for x in (0.5, -0.5, 1.0, 0.0, 1.5, -1.0)]
 PAINTED_BUDGET, FINISHED_BUDGET, OPEN_BUDGET, SESSIONS_BUDGET = 2.0, 2.5, 1.3, 1.5
@@ -115,7 +119,7 @@ class Servers:
         from tests.e2e.harness import StreamlitServer
 
         self.table, self.candidate = table_path(n_rows), candidate_path(n_rows)
-        workspace = OUT / "workspace_interactive"
+        workspace = self.workspace = OUT / "workspace_interactive"
         shutil.rmtree(workspace, ignore_errors=True)
         ws = Workspace(workspace)
         ws.add(self.table, name="bench")
@@ -339,6 +343,39 @@ def mixed_sessions(
     return browser, [t.finished for t in gathered], rss.stop()
 
 
+def during_long_work(servers: Servers, page: str, changes: int) -> list[float]:
+    """A websocket client's slice changes while ``page``'s long work runs (its cache cleared).
+
+    A Chromium opens ``page`` (Discover starts a search and the error tree,
+    Embeddings a UMAP fit) and stays on it while the client changes slices on
+    the Slices page, 0.5-1.0 s apart: ms per change to its run finished.
+    """
+    from playwright.sync_api import sync_playwright
+    from ws_client import drive
+
+    from tests.e2e.harness import CHROMIUM_ARGS, find_chromium
+
+    for kind in ("discovery", "trees", "embeddings"):
+        shutil.rmtree(servers.workspace / "cache" / kind, ignore_errors=True)
+    texts, rows = _shifted(servers, 3)
+    timings: list[Any] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        view = browser.new_page(viewport={"width": 1400, "height": 1000})
+        view.goto(f"{servers.app.url}/{page}?ds=bench")
+        view.wait_for_selector("h1", timeout=LOAD_TIMEOUT_MS)
+        session = drive(
+            _port(servers), "slices", "ds=bench", texts, rows, changes=changes,
+            think=(0.5, 1.0), seed=3,
+        )  # fmt: skip
+        client = threading.Thread(target=lambda: timings.append(asyncio.run(session)))
+        client.start()
+        while client.is_alive():
+            view.wait_for_timeout(200)  # the page keeps polling its job meanwhile
+        browser.close()
+    return list(timings[0].finished)
+
+
 async def _gather(clients: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*clients))
 
@@ -423,6 +460,12 @@ def main() -> None:
                 f"(budget {MAX_RSS_BYTES / 2**30:g} GB: {ok}); every typed slice took effect "
                 "in every session (each change waited for its own row count)"
             )
+        if "long" in steps:
+            alone_client = protocol_alone(servers, args.changes)
+            for page in ("discover", "embeddings"):
+                busy = during_long_work(servers, page, 3 * args.changes)
+                rows.append(Row(f"websocket session while {page}'s long work runs: finished",
+                                busy, alone_client, SESSIONS_BUDGET))  # fmt: skip
     finally:
         servers.stop()
     print("\nms; ratios against the bare page (sessions: against one session alone)\n")
