@@ -100,17 +100,22 @@ def save_case_form(
             help="Select some examples first.",
         )
         return
+    if save_button(key, help="every future model must pass"):
+        _dialog(predictions, slice, ids, source_page, key)
+    saved_message(key, _draft_identity(slice, ids, ""))
+
+
+def save_button(key: str, *, help: str) -> bool:  # noqa: A002 - st.button's word
+    """The "Save as regression case" button of form ``key``; whether its dialog is open."""
     st.button(
         "Save as regression case",
         icon=":material/bookmark_add:",
         key=f"{key}__button",
         on_click=_set_open,
         args=(key, True),
-        help="Keep this as a check that every future model must pass (in the app and in CI).",
+        help=f"Keep this as a check that {help} (in the app and in CI).",
     )
-    if st.session_state.get(f"{key}__open"):
-        _dialog(predictions, slice, ids, source_page, key)
-    saved_message(key, _draft_identity(slice, ids, ""))
+    return bool(st.session_state.get(f"{key}__open"))
 
 
 def _set_open(key: str, value: bool) -> None:
@@ -118,16 +123,27 @@ def _set_open(key: str, value: bool) -> None:
 
 
 _OPEN_DIALOG = "_case_dialog_open"
-"""The form key of the dialog on screen, which Escape or its close button dismisses."""
+"""The form key of the save dialog on screen, which Escape or its close button dismisses."""
 
 
-def _dismissed() -> None:
+def dialog_dismissed() -> None:
+    """``on_dismiss`` of a save dialog: its form is closed."""
     key = st.session_state.pop(_OPEN_DIALOG, None)
     if key is not None:
         _set_open(key, False)
 
 
-@st.dialog("Save as regression case", width="medium", on_dismiss=_dismissed)
+def dialog_opened(key: str) -> None:
+    """First thing in a save dialog's body: once "Save case" has closed the form
+    (``__open`` false) the whole page reruns, so the saved message shows under the
+    button; else the dialog is the one on screen."""
+    if not st.session_state.get(f"{key}__open"):
+        st.session_state.pop(_OPEN_DIALOG, None)
+        st.rerun()
+    st.session_state[_OPEN_DIALOG] = key
+
+
+@st.dialog("Save as regression case", width="medium", on_dismiss=dialog_dismissed)
 def _dialog(
     predictions: Predictions,
     s: Slice | None,
@@ -135,15 +151,8 @@ def _dialog(
     page: str,
     key: str,
 ) -> None:
-    """The form in a modal dialog, which scrolls inside a small window (a popover cannot).
-
-    A dialog reruns on its own; once "Save case" has closed it (``__open`` false) the
-    whole page reruns so the saved message shows under the button.
-    """
-    if not st.session_state.get(f"{key}__open"):
-        st.session_state.pop(_OPEN_DIALOG, None)
-        st.rerun()
-    st.session_state[_OPEN_DIALOG] = key
+    """The form in a modal dialog, which scrolls inside a small window (a popover cannot)."""
+    dialog_opened(key)
     _form(predictions, s, ids, page, key)
 
 

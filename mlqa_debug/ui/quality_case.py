@@ -22,11 +22,17 @@ from mlqa_debug.cases.quality import default_quality_metric
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import serving, state
-from mlqa_debug.ui.cases import cases_store, form_error, name_author_note, saved_message
+from mlqa_debug.ui.cases import (
+    cases_store,
+    dialog_dismissed,
+    dialog_opened,
+    form_error,
+    name_author_note,
+    save_button,
+    saved_message,
+)
 from mlqa_debug.ui.text import md
 
-_OPEN_DIALOG = "_quality_case_dialog_open"
-"""The form key of the quality-case dialog on screen (Escape or its close button dismiss it)."""
 METRIC_LABELS = {lib.ROWS_SHARE: "share of the rows (%)", lib.ROWS: "number of rows"}
 
 
@@ -51,15 +57,7 @@ def save_finding_form(
     except MlqaError as e:
         st.caption(md(f"This finding cannot be saved as a case: {e}"))
         return
-    st.button(
-        "Save as regression case",
-        icon=":material/bookmark_add:",
-        key=f"{key}__button",
-        on_click=_set_open,
-        args=(key, True),
-        help="Keep this as a check that every future table must pass (in the app and in CI).",
-    )
-    if st.session_state.get(f"{key}__open"):
+    if save_button(key, help="every future table must pass"):
         _dialog(predictions, finding, spec, dataset, key)
     saved_message(key, _identity(predictions, spec))
 
@@ -70,25 +68,12 @@ def _identity(predictions: Predictions, spec: lib.QualitySpec, metric: str = "")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _set_open(key: str, value: bool) -> None:
-    st.session_state[f"{key}__open"] = value
-
-
-def _dismissed() -> None:
-    key = st.session_state.pop(_OPEN_DIALOG, None)
-    if key is not None:
-        _set_open(key, False)
-
-
-@st.dialog("Save as regression case", width="medium", on_dismiss=_dismissed)
+@st.dialog("Save as regression case", width="medium", on_dismiss=dialog_dismissed)
 def _dialog(
     predictions: Predictions, finding: Finding, spec: lib.QualitySpec, dataset: str, key: str
 ) -> None:
     """The form in a modal dialog; once "Save case" closed it, the page reruns for the message."""
-    if not st.session_state.get(f"{key}__open"):
-        st.session_state.pop(_OPEN_DIALOG, None)
-        st.rerun()
-    st.session_state[_OPEN_DIALOG] = key
+    dialog_opened(key)
     _form(predictions, finding, spec, dataset, key)
 
 
