@@ -1,17 +1,20 @@
-"""``mlqa-debug check`` with 20 slice cases on numpy, DuckDB and Spark, as whole processes.
+"""``mlqa-debug check`` (20 cases) and ``discover`` on numpy, DuckDB and Spark, as processes.
 
     .venv/bin/python benchmarks/bench_engines.py [--rows N] [--engines numpy,duckdb,spark]
+        [--steps check,discover]
 
 Writes a binary predictions table of N rows (default 10,000,000; the issue's scale
 is ``--rows 100000000``) as Hive-partitioned Parquet (``batch=<k>/part.parquet``,
 2,000,000 rows a file): 10 categorical features (``c0 … c9``, 10 values each), 2
 numeric (``f0``, ``f1``), ``label``, ``prediction`` and ``score``. Saves 20 slice
 cases measured on the first file, then times ``mlqa-debug check DIR --engine E
---json`` per engine: wall time, peak resident memory of the command's process (for
-Spark the Python driver's: its JVM is not waited for, so not counted), the ratio
-against the first engine listed, and whether every engine gave the same statuses,
-values and row counts. The numpy engine refuses a table too large for memory; that
-is reported as its result. Spark runs by default only up to 10,000,000 rows.
+--json`` and ``mlqa-debug discover DIR --engine E --max-level 2 --alpha 0.99 --json`` per
+engine: wall time, peak resident memory of the command's process (for Spark the
+Python driver's: its JVM is not waited for, so not counted), the ratio against the
+first engine listed, and whether every engine gave the same results (check: statuses,
+values and row counts; discover: slices, sizes and error sums, scores to a relative
+1e-9). The numpy engine refuses a table too large for memory; that is reported as
+its result. Spark runs by default only up to 10,000,000 rows.
 Data goes to benchmarks/out/ (ignored by git) and is reused.
 """
 
@@ -33,6 +36,8 @@ OUT = REPO / "benchmarks" / "out"
 sys.path.insert(0, str(REPO))
 
 CHUNK = 2_000_000
+DISCOVER = ["--max-level", "2", "--alpha", "0.99"]
+"""``discover``'s options: level 2; alpha 0.99, where this table has more than one slice."""
 CASES = [
     ("c0 == 'v3'", "error_rate"),
     ("c1 in ('v1', 'v2', 'v7')", "accuracy"),
@@ -118,27 +123,18 @@ sys.exit(code)
 """
 
 
-def timed(engine: str, data: Path, cases: Path) -> dict[str, object]:
-    """One ``check`` process: wall time, peak RSS, exit code, results.
+def timed(step: str, engine: str, data: Path, cases: Path) -> dict[str, object]:
+    """One ``check`` or ``discover`` process: wall time, peak RSS, exit code, results.
 
     The command runs under a small wrapper process that reports its children's peak
     RSS (``wait4`` on the command itself would count the memory of this script,
     which a forked child starts from).
     """
-    command = [
-        sys.executable,
-        "-m",
-        "mlqa_debug.cli",
-        "check",
-        str(data),
-        "--cases",
-        str(cases),
-        "--engine",
-        engine,
-        "--json",
-    ]
-    out_path, err_path = OUT / f"check-{engine}.json", OUT / f"check-{engine}.err"
-    rss_path = OUT / f"check-{engine}.rss"
+    options = ["--cases", str(cases)] if step == "check" else DISCOVER
+    command = [sys.executable, "-m", "mlqa_debug.cli", step, str(data), *options]
+    command += ["--engine", engine, "--json"]
+    out_path, err_path = OUT / f"{step}-{engine}.json", OUT / f"{step}-{engine}.err"
+    rss_path = OUT / f"{step}-{engine}.rss"
     start = time.perf_counter()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         code = subprocess.call(
@@ -150,19 +146,30 @@ def timed(engine: str, data: Path, cases: Path) -> dict[str, object]:
         )
     seconds = time.perf_counter() - start
     text = out_path.read_text()
-    results = json.loads(text)["results"] if text.strip().startswith("{") else []
+    data_out = json.loads(text) if text.strip().startswith("{") else {}
+    if step == "check":
+        results = [
+            (r["name"], r["status"], r["value"], r["rows"]) for r in data_out.get("results", [])
+        ]
+    else:
+        found = data_out.get("slices", [])
+        results = [(d["slice"], d["size"], d["score"], d["error_sum"]) for d in found]
     return {
+        "step": step,
         "engine": engine,
         "seconds": seconds,
         "rss_mb": int(rss_path.read_text()) / 1024,
         "code": code,
-        "error": "" if results else (err_path.read_text().strip().splitlines() or [""])[-1],
-        "results": [(r["name"], r["status"], r["value"], r["rows"]) for r in results],
+        "error": "" if data_out else (err_path.read_text().strip().splitlines() or [""])[-1],
+        "results": results,
     }
 
 
 def same(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> bool:
-    """Same names, statuses and rows; values equal to a relative 1e-9."""
+    """Same results: fields 0, 1 and 3 equal, field 2 (value, score) to a relative 1e-9.
+
+    Check: name, status, value, rows; discover: slice, size, score, error sum.
+    """
     if len(a) != len(b):
         return False
     for x, y in zip(a, b, strict=True):
@@ -170,7 +177,7 @@ def same(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> bool:
             return False
         if (x[2] is None) != (y[2] is None):
             return False
-        if x[2] is not None and not np.isclose(x[2], y[2], rtol=1e-9, atol=0):  # type: ignore[arg-type]
+        if x[2] is not None and not np.isclose(x[2], y[2], rtol=1e-9, atol=0):  # type: ignore[call-overload]
             return False
     return True
 
@@ -179,6 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--engines", default="")
+    parser.add_argument("--steps", default="check,discover")
     args = parser.parse_args()
     engines = (
         args.engines.split(",")
@@ -190,21 +198,29 @@ def main() -> None:
     cases = save_cases(data)
     size = sum(f.stat().st_size for f in data.rglob("*.parquet"))
     print(f"table: {data} ({size / 2**20:,.0f} MB on disk); {len(CASES)} cases in {cases}")
-    runs = [timed(engine, data, cases) for engine in engines]
+    for step in args.steps.split(","):
+        report(step, [timed(step, engine, data, cases) for engine in engines])
+
+
+def report(step: str, runs: list[dict[str, object]]) -> None:
+    """One step's table: time, ratio to the first engine, peak RSS, agreement."""
     reference = runs[0]
-    print(f"\n{'engine':<8} {'wall s':>8} {'ratio':>7} {'peak RSS MB':>12} {'exit':>5}  result")
+    what = "cases" if step == "check" else "slices"
+    print(f"\n{step}")
+    print(f"{'engine':<8} {'wall s':>8} {'ratio':>7} {'peak RSS MB':>12} {'exit':>5}  result")
     for run in runs:
         ratio = float(run["seconds"]) / float(reference["seconds"])  # type: ignore[arg-type]
         if run["results"]:
             agrees = same(run["results"], reference["results"])  # type: ignore[arg-type]
-            note = f"{len(run['results'])} cases, " + (
+            note = f"{len(run['results'])} {what}, " + (  # type: ignore[arg-type]
                 "same as " + str(reference["engine"]) if agrees else "DIFFERENT results"
             )
         else:
             note = f"refused: {run['error']}"
         print(
             f"{run['engine']:<8} {run['seconds']:>8.1f} {ratio:>6.2f}x {run['rss_mb']:>12,.0f} "
-            f"{run['code']:>5}  {note}"
+            f"{run['code']:>5}  {note}",
+            flush=True,
         )
 
 

@@ -9,7 +9,10 @@ would not fit in memory. Spark's master is ``--spark-master``, else
 
 ``discover`` takes its defaults from
 :data:`mlqa_debug.analyses.discovery.service.DEFAULT_PARAMS`, the same the
-Discovery page starts from.
+Discovery page starts from, and the same ``--engine`` flags: on DuckDB and Spark the
+features are coded and SliceLine's counts taken by the engine
+(:mod:`mlqa_debug.engines.discover`), with the same slices and numbers as numpy; the
+JSON says which engine ran. Datetime features need ``--engine numpy``.
 """
 
 from __future__ import annotations
@@ -21,18 +24,17 @@ from mlqa_debug.analyses.discovery.service import (
     ERROR_MEASURES,
     MAX_DEFAULT_FEATURES,
     DiscoveryParams,
-    discover_slices,
 )
 from mlqa_debug.cli.common import (
     EXIT_OK,
     SubParsers,
     add_engine_options,
     add_role_options,
-    load_dataset_or_file,
     open_engine_from_args,
     print_json,
 )
 from mlqa_debug.engines import NumpyEngine
+from mlqa_debug.engines.discover import discover_on
 from mlqa_debug.slicing import parse_slice
 from mlqa_debug.stats import difference_text, evaluate_slice, report_frame
 
@@ -74,6 +76,7 @@ def _add_discover(sub: SubParsers, ws_help: str) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--workspace", help=ws_help)
     add_role_options(p)
+    add_engine_options(p)
     p.set_defaults(handler=cmd_discover)
 
 
@@ -110,11 +113,12 @@ def discovery_params(args: argparse.Namespace) -> DiscoveryParams:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    predictions = load_dataset_or_file(args.dataset, args)
-    result = discover_slices(predictions, discovery_params(args))
+    engine = open_engine_from_args(args.dataset, args)
+    result = discover_on(engine, discovery_params(args))
     if args.json:
         print_json(
             {
+                "engine": engine.name,
                 "rows_searched": result.n_rows,
                 "mean_error": result.mean_error,
                 "features": list(result.features),

@@ -16,6 +16,7 @@ exactly, sums to rounding (relative 1e-12).
 - :mod:`.engine`: :class:`Engine`, :class:`AggregateEngine`, :class:`NumpyEngine`;
 - :mod:`.duckdb_engine`, :mod:`.spark_engine`: the two backends;
 - :mod:`.registry`: :func:`open_engine` by name; :mod:`.check`: cases on an engine.
+- :mod:`.compare`: two model versions joined by id in the engine (:func:`compare_on`).
 
 Why two thin hand-written backends and not Ibis
 -----------------------------------------------
@@ -49,6 +50,7 @@ Spark: the master is ``--spark-master``, else ``$MLQA_SPARK_MASTER``, else ``loc
 
 from mlqa_debug.engines.aggregates import SliceSums, report_from_sums
 from mlqa_debug.engines.check import check_cases_on, engine_metric_choices
+from mlqa_debug.engines.compare import EngineComparison, compare_on, open_pair
 from mlqa_debug.engines.engine import AggregateEngine, Engine, NumpyEngine
 from mlqa_debug.engines.registry import ENGINE_CHOICES, EngineName, open_engine, read_numpy
 from mlqa_debug.engines.source import TableSource, choose_engine, resolve_source
@@ -57,14 +59,17 @@ __all__ = [
     "ENGINE_CHOICES",
     "AggregateEngine",
     "Engine",
+    "EngineComparison",
     "EngineName",
     "NumpyEngine",
     "SliceSums",
     "TableSource",
     "check_cases_on",
     "choose_engine",
+    "compare_on",
     "engine_metric_choices",
     "open_engine",
+    "open_pair",
     "read_numpy",
     "report_from_sums",
     "resolve_source",

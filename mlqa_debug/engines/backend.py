@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from mlqa_debug.engines.plan import InSet, Missing, Order, Term
 
@@ -76,6 +77,95 @@ class Backend(ABC):
     @abstractmethod
     def run_columns(self, aggregates: Sequence[Expr], *, group: Expr) -> list[np.ndarray]:
         """The grouped result as arrays: the group key, then one array per aggregate."""
+
+    @abstractmethod
+    def regroup(
+        self, keys: Sequence[Expr], inner: Sequence[Expr], *, where: Expr | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Groups of groups: the rows (where ``where`` holds) grouped by ``keys``, the
+        ``inner`` aggregates per group, then how many groups share each tuple of them.
+
+        Rows of ``(*inner values, number of groups)``: with ``inner = [count]`` it is
+        the histogram of group sizes (duplicates, distinct values, the mode's count).
+        """
+
+    @abstractmethod
+    def sample(self, n: int, *, seed: int) -> pa.Table:
+        """At most ``n`` rows drawn by the engine with ``seed`` (all rows if there are fewer)."""
+
+    # ------------------------------------------------------------------ relations (compare)
+
+    @abstractmethod
+    def select(self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None) -> Backend:
+        """A backend over the named expressions of the rows where ``where`` holds.
+
+        The names are the caller's own (never user input): they become the columns.
+        """
+
+    @abstractmethod
+    def join(self, other: Backend, left: str, right: str) -> Backend:
+        """The full outer join with ``other`` (same session) on ``left == right``.
+
+        Every column of both sides, whose names must differ; NULL where a side has no row.
+        """
+
+    @abstractmethod
+    def grouped(
+        self, keys: Sequence[tuple[str, Expr]], aggregates: Sequence[tuple[str, Expr]]
+    ) -> Backend:
+        """A backend over one row per distinct ``keys``: the keys and the aggregates, named."""
+
+    @abstractmethod
+    def head(
+        self,
+        columns: Sequence[Expr],
+        *,
+        order: Sequence[Expr],
+        limit: int,
+        where: Expr | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The first ``limit`` rows (where ``where`` holds) by ``order``, ascending."""
+
+    @abstractmethod
+    def seeded_hash(self, e: Expr, seed: int) -> Expr:
+        """A 64-bit hash of ``e`` mixed with ``seed``: a repeatable, seeded order of rows."""
+
+    @abstractmethod
+    def to_text(self, e: Expr) -> Expr:
+        """``e`` cast to text (integers written as digits)."""
+
+    # ------------------------------------------------------------------ discovery
+
+    @abstractmethod
+    def cast(self, e: Expr, type_name: str) -> Expr:
+        """``e`` cast to the Arrow type ``int8``, ``int16``, ``int32``, ``int64`` or ``double``."""
+
+    @abstractmethod
+    def quantile_values(self, e: Expr, qs: Sequence[float]) -> list[float] | None:
+        """The exact ``qs`` quantiles of ``e``'s non-NULL values, as ``np.quantile`` gives them.
+
+        Linear interpolation; None when there is no value. Runs its own passes.
+        """
+
+    @abstractmethod
+    def epoch_ns(self, e: Expr) -> Expr:
+        """A timestamp as int64 nanoseconds since the epoch (UTC)."""
+
+    @abstractmethod
+    def first_rows(self, n: int) -> Backend:
+        """A backend over some ``n`` rows of this one (any ``n``: the engine's cheapest)."""
+
+    @abstractmethod
+    def materialize(
+        self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None
+    ) -> Backend:
+        """Like :meth:`select`, but computed once and held by the engine for repeated scans."""
+
+    def run_grouped(
+        self, aggregates: Sequence[Expr], keys: Sequence[Expr]
+    ) -> list[list[np.ndarray]]:
+        """:meth:`run_columns` grouped by each key in turn, in as few passes as the engine can."""
+        return [self.run_columns(aggregates, group=key) for key in keys]
 
     # ------------------------------------------------------------------ shared helpers
 

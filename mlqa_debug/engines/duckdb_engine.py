@@ -11,11 +11,13 @@ threads.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from duckdb import CaseExpression, ColumnExpression, ConstantExpression, FunctionExpression
 
 from mlqa_debug.data.schema import Roles
@@ -25,7 +27,7 @@ from mlqa_debug.engines.source import TableSource
 from mlqa_debug.engines.table import resolve_table
 from mlqa_debug.errors import SchemaError
 
-__all__ = ["DuckDBBackend", "open_duckdb"]
+__all__ = ["DuckDBBackend", "duckdb_connection", "open_duckdb"]
 
 MEMORY_ENV = "MLQA_DUCKDB_MEMORY"
 THREADS_ENV = "MLQA_DUCKDB_THREADS"
@@ -36,8 +38,13 @@ class DuckDBBackend(Backend):
 
     name = "duckdb"
 
-    def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
+    def __init__(
+        self,
+        relation: duckdb.DuckDBPyRelation,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.relation = relation
+        self.connection = connection  # where :meth:`materialize` creates its tables
 
     def col(self, name: str) -> Expr:
         return ColumnExpression(name)
@@ -95,6 +102,87 @@ class DuckDBBackend(Backend):
             relation = relation.limit(limit)
         return relation.fetchall()
 
+    def regroup(
+        self, keys: Sequence[Expr], inner: Sequence[Expr], *, where: Expr | None = None
+    ) -> list[tuple[Any, ...]]:
+        relation = self.relation if where is None else self.relation.filter(where)
+        names = [f"a{i}" for i in range(len(inner))]
+        keyed = [k.alias(f"k{i}") for i, k in enumerate(keys)]
+        aggregates = (a.alias(n) for a, n in zip(inner, names, strict=True))
+        groups = relation.group_by(*keyed).agg(*aggregates)
+        outer = [ColumnExpression(n) for n in names]
+        return groups.group_by(*outer).agg(FunctionExpression("count").alias("groups")).fetchall()
+
+    def sample(self, n: int, *, seed: int) -> pa.Table:
+        ((rows,),) = self.relation.aggregate([FunctionExpression("count").alias("n")]).fetchall()
+        relation = self.relation if rows <= n else self.relation.sample(n, seed=seed)
+        return relation.to_arrow_table()
+
+    def select(self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None) -> Backend:
+        relation = self.relation if where is None else self.relation.filter(where)
+        return DuckDBBackend(relation.select(*(e.alias(name) for name, e in items)))
+
+    def join(self, other: Backend, left: str, right: str) -> Backend:
+        assert isinstance(other, DuckDBBackend)
+        condition = ColumnExpression(left) == ColumnExpression(right)
+        return DuckDBBackend(self.relation.join(other.relation, condition, how="outer"))
+
+    def grouped(
+        self, keys: Sequence[tuple[str, Expr]], aggregates: Sequence[tuple[str, Expr]]
+    ) -> Backend:
+        grouping = self.relation.group_by(*(e.alias(name) for name, e in keys))
+        return DuckDBBackend(grouping.agg(*(e.alias(name) for name, e in aggregates)))
+
+    def head(
+        self,
+        columns: Sequence[Expr],
+        *,
+        order: Sequence[Expr],
+        limit: int,
+        where: Expr | None = None,
+    ) -> list[tuple[Any, ...]]:
+        relation = self.relation if where is None else self.relation.filter(where)
+        if order:
+            relation = relation.sort(*order)
+        return relation.limit(limit).select(*columns).fetchall()
+
+    def seeded_hash(self, e: Expr, seed: int) -> Expr:
+        return FunctionExpression("hash", e, ConstantExpression(seed))
+
+    def to_text(self, e: Expr) -> Expr:
+        return e.cast(duckdb.sqltype("VARCHAR"))
+
+    def cast(self, e: Expr, type_name: str) -> Expr:
+        return e.cast(duckdb.sqltype(_DUCK_TYPES[type_name]))
+
+    def quantile_values(self, e: Expr, qs: Sequence[float]) -> list[float] | None:
+        listed = ConstantExpression([float(q) for q in qs])
+        aggregate = FunctionExpression("quantile_cont", e, listed)
+        ((values,),) = self.relation.aggregate([aggregate]).fetchall()
+        return None if values is None else [float(v) for v in values]
+
+    def epoch_ns(self, e: Expr) -> Expr:
+        return FunctionExpression("epoch_ns", e)
+
+    def first_rows(self, n: int) -> Backend:
+        return DuckDBBackend(self.relation.limit(n), self.connection)
+
+    def materialize(
+        self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None
+    ) -> Backend:
+        relation = self.relation if where is None else self.relation.filter(where)
+        relation = relation.select(*(e.alias(name) for name, e in items))
+        if self.connection is None:
+            return DuckDBBackend(relation.materialize())
+        name = f"mlqa_{uuid.uuid4().hex}"  # a table of the connection's in-memory database
+        relation.create(name)
+        return DuckDBBackend(self.connection.table(name), self.connection)
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A new connection with the memory cap and threads the environment asks for."""
+    return _connection()
+
 
 def _connection() -> duckdb.DuckDBPyConnection:
     config: dict[str, Any] = {}
@@ -134,14 +222,19 @@ _DUCK_TYPES = {
 }
 
 
-def open_duckdb(source: TableSource, roles: Roles) -> AggregateEngine:
-    """A DuckDB engine over the source's files, its schema resolved (two aggregate passes)."""
-    con = _connection()
+def open_duckdb(
+    source: TableSource, roles: Roles, *, connection: duckdb.DuckDBPyConnection | None = None
+) -> AggregateEngine:
+    """A DuckDB engine over the source's files, its schema resolved (two aggregate passes).
+
+    ``connection``: open it on this connection (two tables joined must share one).
+    """
+    con = connection or _connection()
     try:
         relation = _relation(con, source)
     except duckdb.Error as e:
         raise SchemaError(f"DuckDB cannot read it: {e}", file=source.display) from e
-    backend = DuckDBBackend(relation)
+    backend = DuckDBBackend(relation, con)
     arrow_schema = source.schema if source.format == "parquet" else relation.limit(0).arrow().schema
     table = resolve_table(
         backend, arrow_schema, roles, source=source.display, fingerprint=source.fingerprint

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.schema import Schema
@@ -158,6 +159,14 @@ class AggregateEngine:
             return classification_sums(self.backend, table, plans)
         threshold = table.schema.error_threshold if error_threshold is None else error_threshold
         return regression_sums(self.backend, table, plans, float(threshold or 0.0))
+
+    def sample(self, n: int, seed: int = 0) -> pa.Table:
+        """At most ``n`` rows (every column) drawn by the engine with ``seed``.
+
+        The same seed on the same files draws the same rows; a table of ``n`` rows or
+        fewer comes back whole.
+        """
+        return self.backend.sample(max(int(n), 0), seed=int(seed))
 
     def slice_reports(
         self, slices: Sequence[Slice], *, error_threshold: float | None = None

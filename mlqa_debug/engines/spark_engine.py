@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from mlqa_debug.data.schema import Roles
 from mlqa_debug.engines.backend import Backend, Expr
@@ -151,6 +152,158 @@ class SparkBackend(Backend):
         if limit is not None:
             frame = frame.limit(limit)
         return [tuple(row) for row in frame.collect()]
+
+    def regroup(
+        self, keys: Sequence[Expr], inner: Sequence[Expr], *, where: Expr | None = None
+    ) -> list[tuple[Any, ...]]:
+        frame = self.frame if where is None else self.frame.filter(where)
+        names = [f"a{i}" for i in range(len(inner))]
+        grouped = frame.groupBy(*(k.alias(f"k{i}") for i, k in enumerate(keys)))
+        groups = grouped.agg(*(a.alias(n) for a, n in zip(inner, names, strict=True)))
+        counted = groups.groupBy(*names).agg(self.F.count(self.F.lit(1)).alias("groups"))
+        return [tuple(row) for row in counted.collect()]
+
+    def sample(self, n: int, *, seed: int) -> pa.Table:
+        rows = self.frame.count()
+        if rows <= n:
+            return self.frame.toArrow()
+        fraction = min(1.0, 1.2 * n / rows)  # a little over n, then the first n of them
+        return self.frame.sample(fraction=fraction, seed=seed).limit(n).toArrow()
+
+    def select(self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None) -> Backend:
+        frame = self.frame if where is None else self.frame.filter(where)
+        return SparkBackend(frame.select(*(e.alias(name) for name, e in items)))
+
+    def join(self, other: Backend, left: str, right: str) -> Backend:
+        assert isinstance(other, SparkBackend)
+        condition = self.frame[_quoted(left)] == other.frame[_quoted(right)]
+        return SparkBackend(self.frame.join(other.frame, condition, "full_outer"))
+
+    def grouped(
+        self, keys: Sequence[tuple[str, Expr]], aggregates: Sequence[tuple[str, Expr]]
+    ) -> Backend:
+        grouping = self.frame.groupBy(*(e.alias(name) for name, e in keys))
+        return SparkBackend(grouping.agg(*(e.alias(name) for name, e in aggregates)))
+
+    def head(
+        self,
+        columns: Sequence[Expr],
+        *,
+        order: Sequence[Expr],
+        limit: int,
+        where: Expr | None = None,
+    ) -> list[tuple[Any, ...]]:
+        frame = self.frame if where is None else self.frame.filter(where)
+        if order:
+            frame = frame.orderBy(*order)
+        rows = frame.select(*columns).limit(limit)
+        return [tuple(row) for row in rows.collect()]
+
+    def seeded_hash(self, e: Expr, seed: int) -> Expr:
+        return self.F.xxhash64(e, self.F.lit(seed))
+
+    def to_text(self, e: Expr) -> Expr:
+        return e.cast("string")
+
+    def cast(self, e: Expr, type_name: str) -> Expr:
+        return e.cast(_SPARK_TYPES[type_name])
+
+    def quantile_values(self, e: Expr, qs: Sequence[float]) -> list[float] | None:
+        """Exact, in three jobs: approximate brackets, the rows below each, the values inside.
+
+        Spark's exact ``percentile`` holds every distinct value in memory; here only the
+        values inside the brackets around the wanted ranks (about ``6 n / 10_000``) reach
+        the driver. Where a bracket misses its rank, it is widened and tried again.
+        """
+        F = self.F
+        frame = self.frame.select(e.alias("v")).filter(F.col("v").isNotNull())
+        spread = 3.0 / _QUANTILE_ACCURACY
+        while True:
+            probes = sorted({q + d for q in qs for d in (-spread, spread) if 0.0 < q + d < 1.0})
+            (n, approx), *_ = frame.agg(
+                F.count(F.lit(1)),
+                F.percentile_approx("v", probes or [0.5], _QUANTILE_ACCURACY),
+            ).collect()
+            if not n:
+                return None
+            approx_at = dict(zip(probes, approx[: len(probes)], strict=True))
+            found = _bracketed(frame, F, int(n), qs, spread, approx_at)
+            if found is not None:
+                return found
+            spread *= 4
+
+    def epoch_ns(self, e: Expr) -> Expr:
+        return self.F.unix_micros(e.cast("timestamp")) * self.F.lit(1000)
+
+    def first_rows(self, n: int) -> Backend:
+        return SparkBackend(self.frame.limit(n))
+
+    def materialize(
+        self, items: Sequence[tuple[str, Expr]], *, where: Expr | None = None
+    ) -> Backend:
+        from pyspark import StorageLevel
+
+        frame = self.frame if where is None else self.frame.filter(where)
+        frame = frame.select(*(e.alias(name) for name, e in items))
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        frame.count()  # computed now, once
+        return SparkBackend(frame)
+
+    def run_grouped(
+        self, aggregates: Sequence[Expr], keys: Sequence[Expr]
+    ) -> list[list[np.ndarray]]:
+        """One job for all keys: each row exploded into ``(key index, key)`` pairs."""
+        F = self.F
+        structs = [F.struct(F.lit(i).alias("i"), k.alias("k")) for i, k in enumerate(keys)]
+        pairs = F.array(*structs)
+        frame = self.frame.select("*", F.explode(pairs).alias("_mlqa_key"))
+        items = [a.alias(f"a{i}") for i, a in enumerate(aggregates)]
+        grouped = frame.groupBy(F.col("_mlqa_key.i").alias("i"), F.col("_mlqa_key.k").alias("k"))
+        table = grouped.agg(*items).toArrow()
+        which = table.column(0).to_numpy()
+        columns = [table.column(j).to_numpy() for j in range(1, table.num_columns)]
+        return [[c[which == i] for c in columns] for i in range(len(keys))]
+
+
+_QUANTILE_ACCURACY = 10_000  # percentile_approx's: rank error at most n / accuracy
+
+
+def _bracketed(
+    frame: DataFrame, F: Any, n: int, qs: Sequence[float], spread: float, approx: dict[float, Any]
+) -> list[float] | None:
+    """The exact quantiles from the values inside the brackets; None if a bracket missed.
+
+    One job counts the values below each bracket, one collects the values inside any.
+    """
+    v = F.col("v")
+    brackets, below, inside = [], [], F.lit(False)
+    for q in qs:  # a bracket touching 0 or 1 runs from the smallest / to the largest value
+        low = approx[q - spread] if q - spread > 0.0 else None
+        high = approx[q + spread] if q + spread < 1.0 else None
+        brackets.append((low, high))
+        below.append(F.count(F.when(v < F.lit(low), 1)) if low is not None else F.sum(F.lit(0)))
+        within = F.lit(True)
+        if low is not None:
+            within = within & (v >= F.lit(low))
+        if high is not None:
+            within = within & (v <= F.lit(high))
+        inside = inside | within
+    counts = frame.agg(*below).collect()[0]
+    values = np.sort(np.array([r[0] for r in frame.filter(inside).collect()], dtype=np.float64))
+    out = []
+    for q, (low, high), before in zip(qs, brackets, counts, strict=True):
+        keep = np.ones(values.size, dtype=bool)
+        if low is not None:
+            keep &= values >= low
+        if high is not None:
+            keep &= values <= high
+        mine = values[keep]
+        h = (n - 1) * q
+        j = int(np.floor(h)) - int(before or 0)
+        if j < 0 or j + int(h > np.floor(h)) >= mine.size:
+            return None
+        out.append(float(np.quantile(mine[j : j + 2], h - np.floor(h))))
+    return out
 
 
 def _frame(session: SparkSession, source: TableSource) -> DataFrame:

@@ -21,6 +21,7 @@ from mlqa_debug.analyses.discovery.sliceline import find_slices
 from mlqa_debug.analyses.discovery.tree import ErrorTree, fit_error_tree
 from mlqa_debug.cache import DiskCache, cache_key
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.schema import Schema
 from mlqa_debug.errors import ParameterError
 from mlqa_debug.slicing import MAX_SLICE_LENGTH, Slice, parse_slice, slice_mask
 from mlqa_debug.slicing.encoding import Encoding, encode_features
@@ -135,8 +136,13 @@ def default_features(predictions: Predictions) -> tuple[str, ...]:
     more (a wide table of 10,000 columns) is searched on its first 100 in table
     order, which keeps the search to seconds; name others in ``features``.
     """
-    usable = usable_features(predictions)
-    pixels = set(predictions.schema.image.columns) if predictions.schema.image else set()
+    return schema_default_features(predictions.schema)
+
+
+def schema_default_features(schema: Schema) -> tuple[str, ...]:
+    """:func:`default_features` from the schema alone (what an engine knows of its table)."""
+    usable = tuple(c for c, kind in schema.features.items() if kind != "text")
+    pixels = set(schema.image.columns) if schema.image else set()
     chosen = tuple(c for c in usable if c not in pixels) or usable
     return chosen[:MAX_DEFAULT_FEATURES]
 

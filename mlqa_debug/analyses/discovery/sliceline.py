@@ -28,6 +28,13 @@ pruned parent may be counted in that pass, but it never enters the top K nor
 survives: its bound (below) is at most its pruned parent's, so the paper's
 "all parents must survive" rule holds for every kept slice.
 
+Counts from an engine
+---------------------
+:func:`find_slices_from_counts` runs the same lattice, bound, pruning and top K
+on counts computed elsewhere (:mod:`mlqa_debug.engines.discover`: group-bys on
+DuckDB or Spark): the single predicates' statistics, then per level one batch
+of requests for the children of the surviving slices.
+
 Pruning bound
 -------------
 A slice ``P`` with size ``s``, error sum ``e`` and largest error ``m`` bounds
@@ -71,7 +78,7 @@ vectors (see :func:`_tie_key`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,7 +88,15 @@ import pandas as pd
 from mlqa_debug.jobs import check_cancelled
 from mlqa_debug.types import Progress
 
-__all__ = ["FoundSlice", "find_slices", "resolve_min_support"]
+__all__ = [
+    "Cells",
+    "CountChildren",
+    "Extension",
+    "FoundSlice",
+    "find_slices",
+    "find_slices_from_counts",
+    "resolve_min_support",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +208,129 @@ def find_slices(
         groups = _next_level(groups, ctx, level=level, keep_groups=level < max_level)
         logger.debug("level %d: top-K threshold %.6g, %d groups", level, ctx.top.tau, len(groups))
     return ctx.top.results()
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Statistics of the non-empty slices over one feature combination.
+
+    ``items[i]`` holds slice ``i``'s codes, one column per feature of the
+    combination (in its order); the other arrays hold one value per slice.
+    """
+
+    items: IntArray
+    size: IntArray
+    error_sum: FloatArray
+    error_max: FloatArray
+
+
+Extension = tuple[tuple[int, ...], IntArray, int]
+"""A request for children: parent combination, its surviving slices' codes, the new feature."""
+
+CountChildren = Callable[[Sequence[Extension]], Sequence[Cells]]
+"""Counts every non-empty child ``parent and g == v`` of each request's listed parents.
+
+Returns one :class:`Cells` per request (columns: the parent's features, then ``g``);
+cells whose parent is not listed may be left out or not, they are dropped.
+"""
+
+
+def find_slices_from_counts(
+    level_one: Sequence[Cells],
+    count_children: CountChildren,
+    *,
+    n_rows: int,
+    mean_error: float,
+    binary: bool,
+    alpha: float = 0.95,
+    k: int = 10,
+    max_level: int = 2,
+    min_support: int | float = 0.01,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[FoundSlice]:
+    """:func:`find_slices` on counts computed elsewhere (a DuckDB or Spark group-by).
+
+    ``level_one[f]`` holds the single predicates of feature ``f``; each level's
+    children are asked of ``count_children`` in one batch (so an engine can count
+    them in few passes), for the slices that survive the pruning of the levels
+    before. Lattice, bound, pruning and top K are :func:`find_slices`'s, so on the
+    same counts the result is the same: the exact top K in the same order.
+    ``binary`` says the errors are 0/1 (then ``error_max`` is 1 wherever there is an
+    error). ``progress`` and ``cancelled`` work as in :func:`find_slices`.
+    """
+    _check_options(alpha, k, max_level)
+    if n_rows == 0 or not level_one or mean_error <= 0.0:
+        return []
+    empty = np.zeros(0, dtype=np.int64)
+    ctx = _Context(
+        n=n_rows,
+        mean_error=float(mean_error),
+        alpha=float(alpha),
+        k=int(k),
+        min_support=resolve_min_support(min_support, n_rows),
+        errors=np.zeros(0),
+        error_rows=empty,
+        binary=binary,
+        max_level=int(max_level),
+        progress=progress,
+        cancelled=cancelled,
+    )
+    ctx.checkpoint(1, 0, len(level_one))
+    groups: dict[tuple[int, ...], Cells] = {}
+    for f, cells in enumerate(level_one):
+        groups |= _score_cells(ctx, (f,), cells, keep=max_level > 1)
+    ctx.checkpoint(1, len(level_one), len(level_one))
+    for level in range(2, max_level + 1):
+        tasks = [(feats, g) for _, feats, g in _tasks(groups, ctx, len(level_one))]
+        if not tasks:
+            break
+        requests: list[Extension] = []
+        for feats, g in tasks:
+            parent = groups[feats]
+            alive = _survives(ctx, parent.size, parent.error_sum, parent.error_max)
+            if alive.any():  # tau may have overtaken a group since it was kept
+                requests.append((feats, parent.items[alive], g))
+        ctx.checkpoint(level, 0, len(tasks))
+        counted = count_children(requests)
+        new_groups: dict[tuple[int, ...], Cells] = {}
+        for (feats, parents, g), cells in zip(requests, counted, strict=True):
+            known = _rows_of(cells.items[:, :-1], parents)
+            sums, maxima = cells.error_sum[known], cells.error_max[known]
+            kept = Cells(cells.items[known], cells.size[known], sums, maxima)
+            new_groups |= _score_cells(ctx, (*feats, g), kept, keep=level < max_level)
+        ctx.checkpoint(level, len(tasks), len(tasks))
+        groups = new_groups
+    return ctx.top.results()
+
+
+def _score_cells(
+    ctx: _Context, feats: tuple[int, ...], cells: Cells, *, keep: bool
+) -> dict[tuple[int, ...], Cells]:
+    """Offer the cells to the top K; the survivors as a group (if ``keep`` and any)."""
+    size, sums, maxima = cells.size, cells.error_sum, cells.error_max
+
+    def items_of(i: int) -> Items:
+        return tuple((f, int(c)) for f, c in zip(feats, cells.items[i].tolist(), strict=True))
+
+    ctx.top.add(_qualifying(ctx, size, sums, maxima, items_of))
+    ctx.scored += int(size.size)
+    if not keep:
+        return {}
+    alive = _survives(ctx, size, sums, maxima)
+    if not alive.any():
+        return {}
+    return {feats: Cells(cells.items[alive], size[alive], sums[alive], maxima[alive])}
+
+
+def _rows_of(items: IntArray, parents: IntArray) -> npt.NDArray[np.bool_]:
+    """Which rows of ``items`` are rows of ``parents`` (both 2-D code arrays)."""
+    if items.shape[0] == 0 or parents.shape[0] == 0:
+        return np.zeros(items.shape[0], dtype=bool)
+    both = np.ascontiguousarray(np.vstack([parents, items]).astype(np.int64))
+    _, inverse = np.unique(both, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return np.isin(inverse[parents.shape[0] :], inverse[: parents.shape[0]])
 
 
 def resolve_min_support(min_support: int | float, n: int) -> int:
@@ -533,15 +671,7 @@ def _next_level(
     groups: dict[tuple[int, ...], _Group], ctx: _Context, *, level: int, keep_groups: bool
 ) -> dict[tuple[int, ...], _Group]:
     """Evaluate every child of the surviving slices along each later feature."""
-    n_features = len(ctx.codes)
-    tasks: list[tuple[float, tuple[int, ...], int]] = []
-    for feats, group in groups.items():
-        best = float(ctx.bound(group.size, group.error_sum, group.error_max).max())
-        for g in range(feats[-1] + 1, n_features):
-            parents = [(*(h for h in feats if h != dropped), g) for dropped in feats]
-            if all(p in groups for p in parents):
-                tasks.append((best, feats, g))
-    tasks.sort(key=lambda t: -t[0])  # promising first: tau rises sooner
+    tasks = _tasks(groups, ctx, len(ctx.codes))
     new_groups: dict[tuple[int, ...], _Group] = {}
     for done, (_, feats, g) in enumerate(tasks):
         ctx.checkpoint(level, done, len(tasks))
@@ -554,6 +684,24 @@ def _next_level(
             new_groups[(*feats, g)] = child
     ctx.checkpoint(level, len(tasks), len(tasks))
     return new_groups
+
+
+def _tasks(
+    groups: Mapping[tuple[int, ...], _Group | Cells], ctx: _Context, n_features: int
+) -> list[tuple[float, tuple[int, ...], int]]:
+    """``(best bound, combination, later feature)`` of every child combination, best first.
+
+    A child combination is evaluated only if all its parent combinations have survivors.
+    """
+    tasks: list[tuple[float, tuple[int, ...], int]] = []
+    for feats, group in groups.items():
+        best = float(ctx.bound(group.size, group.error_sum, group.error_max).max())
+        for g in range(feats[-1] + 1, n_features):
+            parents = [(*(h for h in feats if h != dropped), g) for dropped in feats]
+            if all(p in groups for p in parents):
+                tasks.append((best, feats, g))
+    tasks.sort(key=lambda t: -t[0])  # promising first: tau rises sooner
+    return tasks
 
 
 def _refresh(group: _Group, ctx: _Context) -> _Group | None:
