@@ -28,9 +28,11 @@ history exists, the output, ``--json`` and JUnit carry each case's trend
 
 Engines: ``check --engine duckdb|spark|auto PREDICTIONS`` measures every slice case
 where the table lies (a Parquet file, directory or glob; see :mod:`mlqa_debug.engines`),
-all slices in one pass, with the same output. Example-set and data-quality cases need
-the rows and are reported as not applicable there (``--strict`` fails on them);
-``--baseline`` and ``--record`` need ``--engine numpy`` for now.
+all slices in one pass, with the same output. Example sets are matched by id in the
+engine; quality cases are counted there where they reduce to counts, else run on a
+seeded sample the engine draws (the result then says "sampled");
+``--baseline`` is read on the same engine (relative cases measured on both tables);
+``--record`` needs ``--engine numpy`` for now.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ from mlqa_debug.cli.common import (
     is_file_target,
     load_dataset_or_file,
     open_engine_from_args,
+    roles_from_args,
     uses_loader,
 )
 from mlqa_debug.data.workspace import Workspace
-from mlqa_debug.engines import Engine, NumpyEngine, check_cases_on
+from mlqa_debug.engines import Engine, NumpyEngine, check_cases_on, open_engine
 from mlqa_debug.errors import CaseError, MlqaError
 from mlqa_debug.history import record_check, resolve_history_dir
 from mlqa_debug.slicing import parse_slice
@@ -449,26 +452,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not listing.cases and not listing.problems:
         raise CaseError(f"no cases in {store.directory}: nothing to check")
     engine = None if uses_loader(args.predictions, args.engine) else _open_engine(args)
+    quality = QualitySession(store.directory, workspace=Workspace(args.workspace))
     if engine is not None and not isinstance(engine, NumpyEngine):
-        return _report_check(args, store, check_cases_on(engine, listing), {})
+        on_baseline = None if args.baseline is None else _baseline_engine(args, engine)
+        report = check_cases_on(engine, listing, baseline=on_baseline, quality=quality)
+        return _report_check(args, store, report, {})
     predictions = _load(args.predictions, args) if engine is None else engine.predictions
     baseline = None if args.baseline is None else _load_baseline(args.baseline, args, "--baseline")
-    quality = QualitySession(store.directory, workspace=Workspace(args.workspace))
     report = check_cases(predictions, listing, baseline=baseline, quality=quality)
     return _report_check(args, store, report, _history(args, report, predictions))
 
 
 def _open_engine(args: argparse.Namespace) -> Engine:
-    """The predictions on ``--engine``; ``--baseline`` and ``--record`` need numpy for now."""
+    """The predictions on ``--engine``; ``--record`` needs numpy for now."""
     engine = open_engine_from_args(args.predictions, args)
-    if not isinstance(engine, NumpyEngine):
-        for flag, value in (("--baseline", args.baseline), ("--record", args.record)):
-            if value:
-                raise CaseError(
-                    f"{flag} needs --engine numpy (the {engine.name} engine does not join "
-                    "a baseline table or record history yet)"
-                )
+    if not isinstance(engine, NumpyEngine) and args.record:
+        raise CaseError(
+            f"--record needs --engine numpy (the {engine.name} engine does not record history yet)"
+        )
     return engine
+
+
+def _baseline_engine(args: argparse.Namespace, engine: Engine) -> Engine:
+    """The ``--baseline`` table on the predictions' engine (``auto`` picks the same one)."""
+    try:
+        baseline = open_engine(
+            args.baseline,
+            "duckdb" if engine.name == "duckdb" else "spark",
+            roles=roles_from_args(args),
+            spark_master=args.spark_master,
+        )
+    except MlqaError as e:
+        raise CaseError(f"--baseline {args.baseline!r} cannot be loaded: {e}") from e
+    return baseline
 
 
 def _report_check(

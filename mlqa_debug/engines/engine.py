@@ -17,8 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.data.schema import Schema
+from mlqa_debug.data.predictions import Predictions, build_schema
+from mlqa_debug.data.schema import Roles, Schema
 from mlqa_debug.engines.aggregates import (
     SliceSums,
     TableExpressions,
@@ -167,6 +167,47 @@ class AggregateEngine:
         fewer comes back whole.
         """
         return self.backend.sample(max(int(n), 0), seed=int(seed))
+
+    def sample_predictions(self, n: int, seed: int = 0, *, name: str | None = None) -> Predictions:
+        """The engine's seeded sample of at most ``n`` rows, validated as a loaded table.
+
+        Its roles are the engine's (label, prediction, id, task, positive class, score,
+        ignored columns, feature types and, for regression, the error threshold of all
+        rows), so a slice means the same on the sample and on the engine. ``name`` is
+        what its messages call it (default: the files' path, with the sample's size);
+        its fingerprint is the files' with the sample's size and seed. A sample that
+        does not load raises the loader's :class:`~mlqa_debug.errors.MlqaError`.
+        """
+        import hashlib
+
+        schema = self.schema
+        roles = Roles(
+            id=schema.id,
+            label=schema.label,
+            prediction=schema.prediction,
+            task=schema.task,
+            positive=schema.positive,
+            score=schema.score,
+            ignore=tuple(schema.ignored),
+            types=dict(schema.features),
+            error_threshold=None if schema.is_classification else self.default_threshold,
+            model=schema.model,
+        )
+        frame = self.sample(n, seed).to_pandas()
+        frame.columns = [str(c) for c in frame.columns]
+        if len(frame) < self.n_rows:
+            display = (
+                f"{name or self.table.source} (sample of {len(frame):,} of {self.n_rows:,} rows)"
+            )
+        else:
+            display = name or self.table.source or "table"
+        built, results = build_schema(frame, roles, file=display)
+        fingerprint = self.table.fingerprint
+        if len(frame) < self.n_rows:
+            digest = hashlib.blake2b(f"{fingerprint}\0{n}\0{seed}".encode(), digest_size=16)
+            fingerprint = digest.hexdigest()
+        notes = tuple(f"{display}: {r.message}" for r in results if r.status == "warn")
+        return Predictions(frame, built, fingerprint, display, notes, results)
 
     def slice_reports(
         self, slices: Sequence[Slice], *, error_threshold: float | None = None
