@@ -14,6 +14,7 @@ from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.downloads import csv_download
+from mlqa_debug.ui.external import exact_note, exact_slice_report, sampled_note
 from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.widgets import copy_link
 
@@ -23,7 +24,10 @@ predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
 # The builder and chips sit above the numbers but are drawn after them: the browser
 # applies the run's messages in order, so the row count is painted sooner.
 controls = st.container()
-report = slice_report(predictions.metric_data, mask)
+external = ctx.external  # an external dataset: the numbers over every row, from its engine
+report = exact_slice_report(external, current) if external else None
+if report is None:
+    report = slice_report(predictions.metric_data, mask)
 
 top = st.columns(4)
 top[0].metric(
@@ -43,6 +47,8 @@ top[1].metric(
 top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
 top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
+if external:
+    st.caption(exact_note(external) if report.overall.n == external.n_rows else "")
 with controls:
     with st.expander("Add a filter", expanded=not current.predicates):
         slice_builder(predictions)
@@ -60,6 +66,8 @@ copy_link(ctx.link())
 save_case_form(predictions, slice=current, source_page="slices", key="slices_case")
 
 st.subheader("Where the slice departs from the overall error rate")
+if external:
+    st.caption(sampled_note(external, "This breakdown"))
 breakdown = feature_breakdown(predictions, mask)
 if breakdown.empty:
     st.info("No feature values inside this slice.")
@@ -89,6 +97,8 @@ else:
 def examples_section(predictions: Predictions, mask: np.ndarray, current: Slice) -> None:
     """The slice's rows, a page at a time; ordering or paging reruns this section alone."""
     st.subheader("Examples")
+    if ctx.external:
+        st.caption(sampled_note(ctx.external, "This list of rows"))
     c1, c2, c3 = st.columns([3, 1, 1])
     options = sort_options(predictions)
     sort_by = c1.selectbox("Order by", options, index=options.index(ERRORS_FIRST), key="ex_sort")

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from mlqa_debug.data.external import check_unchanged
 from mlqa_debug.data.predictions import Predictions, load_predictions
 from mlqa_debug.data.schema import TASKS, Roles
 from mlqa_debug.data.workspace import ENV_WORKSPACE, Workspace
 from mlqa_debug.engines import ENGINE_CHOICES, Engine, NumpyEngine, open_engine
 from mlqa_debug.engines.spark_engine import MASTER_ENV
+from mlqa_debug.errors import MlqaError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 """A command succeeded; a regression check failed; the input was unusable."""
@@ -53,14 +55,20 @@ def add_role_options(parser: argparse.ArgumentParser) -> None:
 
 
 def roles_from_args(args: argparse.Namespace) -> Roles:
-    """The column roles given by :func:`add_role_options` flags (unset ones are None)."""
-    return Roles(
+    """The column roles given by :func:`add_role_options` flags (unset ones are None).
+
+    On an external dataset named on the command line, its stored roles with the
+    flags' on top (:func:`resolve_external`).
+    """
+    flags = Roles(
         id=args.id_column,
         label=args.label,
         prediction=args.prediction,
         task=args.task,
         positive=args.positive,
     )
+    stored = getattr(args, "external_roles", None)
+    return flags if stored is None else stored.merged(flags)
 
 
 def workspace_from_args(args: argparse.Namespace) -> Workspace:
@@ -102,6 +110,46 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=f"Spark master (default: ${MASTER_ENV}, else local[2])",
     )
+    parser.set_defaults(resolves_external=True)
+
+
+EXTERNAL_TARGETS = ("dataset", "predictions", "candidate", "baseline")
+"""The arguments of the engine commands that may name a workspace dataset."""
+
+
+def resolve_external(args: argparse.Namespace) -> None:
+    """Names of external datasets become their files, on their registered engine.
+
+    On the commands with :func:`add_engine_options` only: a workspace dataset
+    registered by reference (``add --external``) is checked unchanged since it was
+    registered (else :class:`~mlqa_debug.data.external.ExternalChangedError`), its
+    argument is replaced by its path, ``--engine numpy`` (the default) or ``auto``
+    by its engine, and its stored roles apply under the role flags. Paths and other
+    names are left alone.
+    """
+    if not getattr(args, "resolves_external", False):
+        return
+    ws = workspace_from_args(args)
+    for attr in EXTERNAL_TARGETS:
+        target = getattr(args, attr, None)
+        if not isinstance(target, str) or Path(target).exists() or not _is_name(target):
+            continue
+        try:
+            entry = ws.entry(target)
+        except MlqaError:
+            continue  # not a dataset: the command says what it is not, as before
+        if entry.external is None:
+            continue
+        check_unchanged(entry.name, entry.external)
+        setattr(args, attr, entry.external.path)
+        if args.engine in ("numpy", "auto"):
+            args.engine = entry.external.engine
+        if getattr(args, "external_roles", None) is None:
+            args.external_roles = entry.roles
+
+
+def _is_name(target: str) -> bool:
+    return not any(ch in target for ch in "*?[/\\") and not Path(target).suffix
 
 
 def uses_loader(target: str, engine: str) -> bool:

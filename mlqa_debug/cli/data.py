@@ -1,8 +1,9 @@
 """Dataset commands: ``app``, ``add``, ``list`` and ``validate``.
 
 ``app`` serves the dashboard on a workspace; ``add`` registers a predictions
-file in it; ``list`` shows what it serves; ``validate`` reads a file and prints
-its summary (or ``--json``).
+file in it (a copy, or with ``--external`` a Parquet file, directory or glob by
+reference, its aggregates on ``--engine duckdb|spark``); ``list`` shows what it
+serves; ``validate`` reads a file and prints its summary (or ``--json``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from mlqa_debug.cli.common import (
     workspace_from_args,
 )
 from mlqa_debug.data import checks
+from mlqa_debug.data.external import EXTERNAL_ENGINES
 from mlqa_debug.data.predictions import load_predictions
-from mlqa_debug.data.workspace import ENV_WORKSPACE, DatasetExistsError
-from mlqa_debug.errors import MlqaError, WorkspaceError
+from mlqa_debug.data.workspace import ENV_WORKSPACE, DatasetEntry, DatasetExistsError
+from mlqa_debug.errors import MlqaError, ParameterError, WorkspaceError
 
 #: Environment variables the app's pages read (mlqa_debug/ui/serving.py names them too).
 ENV_READ_ONLY = "MLQA_DEBUG_READ_ONLY"
@@ -54,7 +56,11 @@ def add_commands(sub: SubParsers, *, ws_help: str) -> None:
     p.set_defaults(handler=cmd_app)
 
     p = sub.add_parser("add", help="register a predictions file in the workspace (copies it)")
-    p.add_argument("file", help="CSV or Parquet predictions file")
+    p.add_argument(
+        "file",
+        help="CSV or Parquet predictions file; with --external also a directory of Parquet "
+        "files (Hive key=value folders read as columns) or a glob",
+    )
     p.add_argument("--name", required=True, help="dataset id: lowercase letters, digits, _ or -")
     p.add_argument("--model", help="model file (joblib) to register with it; trusted code")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset of that name")
@@ -63,6 +69,22 @@ def add_commands(sub: SubParsers, *, ws_help: str) -> None:
         metavar="OTHER",
         help="a dataset of the workspace holding an older model's predictions on the same "
         "examples: what this one is compared with by default (Compare page, relative cases)",
+    )
+    p.add_argument(
+        "--external",
+        action="store_true",
+        help="register by reference: nothing is copied; the app shows a seeded sample and "
+        "exact slice counts and metrics from --engine over every row",
+    )
+    p.add_argument(
+        "--engine",
+        choices=EXTERNAL_ENGINES,
+        help="where an external dataset's aggregates run (with --external; default duckdb)",
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master used to validate it (default: $MLQA_SPARK_MASTER, else local[2])",
     )
     p.add_argument("--workspace", help=ws_help)
     add_role_options(p)
@@ -141,19 +163,24 @@ def app_environment(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    try:
-        entry = workspace_from_args(args).add(
-            args.file,
-            name=args.name,
-            roles=roles_from_args(args),
-            model=args.model,
-            overwrite=args.overwrite,
-            baseline=args.baseline,
+    if not args.external and (args.engine or args.spark_master):
+        raise ParameterError(
+            "--engine and --spark-master apply to --external datasets only; add --external "
+            "to register the table by reference, or drop them to copy the file"
         )
+    try:
+        entry = _add(args)
     except DatasetExistsError as e:  # the advice in the flags of this command
         advice = "choose another --name, or pass --overwrite to replace it"
         raise WorkspaceError(f"{e.fact}; {advice}") from e
-    print(f"registered {entry.name!r} in {entry.path.parent}")
+    if entry.external is not None:
+        ext = entry.external
+        print(
+            f"registered {entry.name!r} by reference (external, {ext.engine}): "
+            f"{ext.rows:,} rows in {ext.files:,} file(s) at {ext.path}; nothing copied"
+        )
+    else:
+        print(f"registered {entry.name!r} in {entry.path.parent}")
     if entry.reference_only:
         print(
             f"{entry.name!r} has labels and no predictions: registered as a reference table "
@@ -165,12 +192,36 @@ def cmd_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add(args: argparse.Namespace) -> DatasetEntry:
+    ws = workspace_from_args(args)
+    common: dict[str, Any] = {
+        "name": args.name,
+        "roles": roles_from_args(args),
+        "model": args.model,
+        "overwrite": args.overwrite,
+        "baseline": args.baseline,
+    }
+    if args.external:
+        engine = args.engine or "duckdb"
+        return ws.add_external(args.file, engine=engine, spark_master=args.spark_master, **common)
+    return ws.add(args.file, **common)
+
+
+def _kind(entry: DatasetEntry) -> str:
+    if entry.builtin:
+        return "built-in"
+    if entry.external is not None:
+        return "external"
+    return "reference" if entry.reference_only else "registered"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for entry in workspace_from_args(args).entries():
-        kind = (
-            "built-in" if entry.builtin else "reference" if entry.reference_only else "registered"
-        )
+        kind = _kind(entry)
         about = entry.description or entry.source or ""
+        if entry.external is not None:
+            ext = entry.external
+            about = f"{ext.engine}, {ext.rows:,} rows: {ext.path}"
         if entry.baseline is not None:
             about += f" (baseline: {entry.baseline})"
         print(f"{entry.name:<24} {kind:<10} {about}")

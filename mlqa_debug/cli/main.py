@@ -35,6 +35,7 @@ from mlqa_debug.cli.common import (
     EXIT_INTERRUPTED,
     WORKSPACE_HELP,
     Handler,
+    resolve_external,
 )
 from mlqa_debug.errors import MlqaError
 
@@ -70,6 +71,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
+        resolve_external(args)
         return int(handler(args))
     except MlqaError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -21,6 +21,12 @@ A dataset may name a *default baseline*: another dataset holding an older model'
 predictions on the same examples, what the Compare page and relative cases compare
 it with by default (``"baseline"`` in ``dataset.json``; :meth:`Workspace.set_baseline`;
 the built-in ``loans_v2`` has ``loans``).
+
+An *external* dataset is registered by reference (:meth:`Workspace.add_external`):
+nothing is copied, ``dataset.json`` holds ``"kind": "external"``, the absolute path,
+the engine (DuckDB or Spark) and what the files' metadata said then
+(:mod:`mlqa_debug.data.external`). :meth:`Workspace.open_external` gives its engine
+and a seeded sample; :meth:`Workspace.load` gives the sample alone, and warns so.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -45,6 +52,8 @@ from typing import IO
 
 import pyarrow as pa
 
+from mlqa_debug.data import external
+from mlqa_debug.data.external import ExternalSource, ExternalTable
 from mlqa_debug.data.load_cache import forget, load_cached
 from mlqa_debug.data.predictions import (
     SUPPORTED_SUFFIXES,
@@ -195,6 +204,9 @@ class DatasetEntry:
     """A table with labels and no predictions (a training set): it serves as the
     reference of leakage and drift checks, and loads with its labels standing in
     for the predictions (:func:`mlqa_debug.data.reference.load_labelled`)."""
+    external: ExternalSource | None = None
+    """Where the files of a dataset registered by reference are (``path`` is then the
+    ``dataset.json`` in its folder): :meth:`Workspace.open_external` opens it."""
 
     @property
     def model_path(self) -> Path | None:
@@ -294,6 +306,16 @@ class Workspace:
         """
         entry = self.entry(name)
         merged = entry.roles.merged(roles) if roles else entry.roles
+        if entry.external is not None:
+            table = self.open_external(name, roles=roles)
+            warnings.warn(
+                f"{name!r} is an external dataset of {table.n_rows:,} rows: loaded a seeded "
+                f"sample of {table.sample.n_samples:,} of them; for exact numbers run on "
+                f"{entry.external.path} with --engine {entry.external.engine}",
+                UserWarning,
+                stacklevel=2,
+            )
+            return table.sample
 
         def load(chosen: Roles) -> Predictions:
             if cache and not entry.builtin:
@@ -371,12 +393,73 @@ class Workspace:
             (staging / "dataset.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return self.entry(name)
 
+    def add_external(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        name: str,
+        engine: str = "duckdb",
+        roles: Roles | None = None,
+        model: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        baseline: str | None = None,
+        spark_master: str | None = None,
+    ) -> DatasetEntry:
+        """Register the table at ``target`` (file, directory or glob) by reference as ``name``.
+
+        Nothing is copied: the table is opened on ``engine`` (``duckdb`` or ``spark``)
+        to resolve and validate its roles, and ``dataset.json`` stores the absolute
+        path, the engine, the roles and the files' fingerprint, row and file counts
+        and bytes. A bad path or an unusable table raises a :class:`MlqaError` naming
+        it. ``model`` and ``baseline`` as in :meth:`add`.
+        """
+        name = self._new_name(name, overwrite=overwrite)
+        baseline = self._check_baseline(name, baseline)
+        roles = roles or Roles()
+        model_file = None if model is None else self._check_model(Path(model))
+        if model_file is not None:
+            roles = replace(roles, model=ModelSpec(f"model{model_file.suffix}", model_file.stem))
+        source = external.register_external(target, engine, roles, spark_master=spark_master)
+        with self._staging(name, overwrite=overwrite) as staging:
+            if model_file is not None:
+                shutil.copyfile(model_file, staging / f"model{model_file.suffix}")
+            meta = {
+                "name": name,
+                "kind": "external",
+                "roles": roles.to_dict(),
+                "added": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": str(target),
+                **source.to_meta(),
+            }
+            if baseline is not None:
+                meta["baseline"] = baseline
+            (staging / "dataset.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        return self.entry(name)
+
+    def open_external(
+        self, name: str, *, roles: Roles | None = None, sample_rows: int | None = None
+    ) -> ExternalTable:
+        """The engine and the seeded sample of the external dataset ``name``.
+
+        :class:`~mlqa_debug.data.external.ExternalChangedError` if its files are gone
+        or changed since it was registered; ``sample_rows`` defaults to
+        ``$MLQA_EXTERNAL_SAMPLE_ROWS`` (200,000).
+        """
+        entry = self.entry(name)
+        if entry.external is None:
+            raise WorkspaceError(f"{name!r} is not an external dataset; load it instead")
+        merged = entry.roles.merged(roles) if roles else entry.roles
+        return external.open_external(entry.name, entry.external, merged, sample_rows=sample_rows)
+
     def save_roles(self, name: str, roles: Roles) -> DatasetEntry:
         """Store new role overrides for a registered dataset (validated first)."""
         entry = self.entry(name)
         if entry.builtin:
             raise WorkspaceError(f"{name!r} is a built-in sample; register a copy to change roles")
-        load_predictions(entry.path, roles=roles, sidecar=False)
+        if entry.external is not None:
+            external.check_roles(name, entry.external, roles)
+        else:
+            load_predictions(entry.path, roles=roles, sidecar=False)
         meta_path = entry.path.parent / "dataset.json"
         meta = json.loads(meta_path.read_text())
         meta["roles"] = roles.to_dict()
@@ -448,7 +531,9 @@ class Workspace:
             if not isinstance(meta, dict):
                 raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
             roles = Roles.from_dict(meta.get("roles", {}), source=str(folder / "dataset.json"))
-            path = folder / Path(str(meta["file"])).name
+            by_reference = meta.get("kind") == "external"
+            source = ExternalSource.from_meta(meta) if by_reference else None
+            path = folder / ("dataset.json" if by_reference else Path(str(meta["file"])).name)
             baseline = meta.get("baseline")
             if baseline is not None:
                 validate_safe_id(baseline, what="baseline dataset name", error=WorkspaceError)
@@ -464,6 +549,7 @@ class Workspace:
             source=meta.get("source"),
             baseline=baseline,
             reference_only=meta.get("kind") == "reference",
+            external=source,
         )
 
     def _new_name(self, name: str, *, overwrite: bool) -> str:

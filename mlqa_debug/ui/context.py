@@ -22,11 +22,13 @@ from typing import Any, Literal
 import numpy as np
 import streamlit as st
 
+from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.workspace import DatasetEntry, Workspace
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.slicing import EMPTY, Slice
 from mlqa_debug.ui import serving, slice_state, state
+from mlqa_debug.ui.external import external_banner
 from mlqa_debug.ui.links import (
     CARRIED,
     DS_PARAM,
@@ -54,11 +56,16 @@ Need = Literal["none", "optional", "required"]
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset the page shows: its id, its workspace entry and its loaded predictions."""
+    """A dataset the page shows: its id, its workspace entry and its loaded predictions.
+
+    For an external dataset, ``predictions`` is the engine's seeded sample and
+    ``external`` the table over every row (exact aggregates on its engine).
+    """
 
     name: str
     entry: DatasetEntry
     predictions: Predictions
+    external: ExternalTable | None = None
 
 
 @dataclass
@@ -88,6 +95,11 @@ class PageContext:
     @property
     def predictions(self) -> Predictions:
         return self._dataset.predictions
+
+    @property
+    def external(self) -> ExternalTable | None:
+        """The external dataset's table over every row, or None for a loaded dataset."""
+        return self._dataset.external
 
     @property
     def _dataset(self) -> Dataset:
@@ -146,11 +158,12 @@ class PageContext:
 def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
     try:
         entry = ws.entry(name)
-        predictions = state.load_dataset(ws, name)
+        table = None if entry.external is None else state.external_table(ws, name)
+        predictions = state.load_dataset(ws, name) if table is None else table.sample
     except MlqaError as e:
         st.error(md(f"{role} {name!r} cannot be loaded: {without_paths(e, ws)}"))
         st.stop()
-    return Dataset(name, entry, predictions)
+    return Dataset(name, entry, predictions, table)
 
 
 REFERENCE_PAGES = ("data",)
@@ -251,6 +264,8 @@ def open_page(
         return ctx
     if ctx.dataset.entry.reference_only:
         _reference_table(ctx)
+    if ctx.dataset.external is not None:
+        external_banner(ctx.name, ctx.dataset.external)
     baseline = ctx.dataset.entry.baseline if second_default else None
     ctx.second = _second_dataset(ws, second, default=baseline)
     ctx.slice, ctx.mask = slice_state.current_slice_and_mask(ctx.dataset.predictions)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from mlqa_debug.data.external import ExternalTable, check_unchanged
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.data.schema import Roles
 from mlqa_debug.data.workspace import Workspace, validate_name
@@ -37,9 +38,39 @@ def _load(root: str, name: str, stamp: tuple[int, int], roles_json: str) -> Pred
     return Workspace(root).load(name, roles=roles)
 
 
-def load_dataset(ws: Workspace, name: str, roles: Roles | None = None) -> Predictions:
-    """Load a dataset once per process; a changed file (size or mtime) reloads it."""
+@st.cache_resource(
+    max_entries=4, show_spinner="Opening the external dataset on its engine and drawing a sample…"
+)
+def _external(root: str, name: str, stamp: tuple[int, int], roles_json: str) -> ExternalTable:
+    roles = Roles.from_dict(json.loads(roles_json)) if roles_json else None
+    return Workspace(root).open_external(name, roles=roles)
+
+
+def external_table(ws: Workspace, name: str, roles: Roles | None = None) -> ExternalTable:
+    """An external dataset's engine and seeded sample, opened once per process.
+
+    Its files are compared with what was registered on every call (file metadata
+    only), so a changed table raises
+    :class:`~mlqa_debug.data.external.ExternalChangedError` instead of being shown
+    from the old sample.
+    """
     entry = ws.entry(name)
+    if entry.external is None:
+        raise WorkspaceError(f"{name!r} is not an external dataset")
+    check_unchanged(name, entry.external)
+    stat = entry.path.stat()
+    roles_json = json.dumps(roles.to_dict(), sort_keys=True, default=str) if roles else ""
+    return _external(str(ws.root), name, (stat.st_mtime_ns, stat.st_size), roles_json)
+
+
+def load_dataset(ws: Workspace, name: str, roles: Roles | None = None) -> Predictions:
+    """Load a dataset once per process; a changed file (size or mtime) reloads it.
+
+    An external dataset gives its seeded sample (:func:`external_table`).
+    """
+    entry = ws.entry(name)
+    if entry.external is not None:
+        return external_table(ws, name, roles).sample
     stat = entry.path.stat()
     roles_json = json.dumps(roles.to_dict(), sort_keys=True, default=str) if roles else ""
     return _load(str(ws.root), name, (stat.st_mtime_ns, stat.st_size), roles_json)
