@@ -65,3 +65,15 @@ def test_a_changed_table_is_refused_with_the_way_out(page_runner, logs: Path) ->
     assert not at.exception
     error = shown(at.error[0].value)
     assert "changed since it was registered" in error and "--overwrite" in error
+
+
+@pytest.mark.parametrize(
+    "page", ["data", "embeddings", "explanations", "history", "labels", "quality"]
+)
+def test_every_other_page_opens_on_the_sample_and_says_so(
+    page_runner, logs: Path, page: str
+) -> None:
+    at = page_runner(page)(ds="logs")
+    assert not at.exception, at.exception
+    banner = " ".join(shown(i.value) for i in at.info)
+    assert "is an external dataset" in banner and f"sample of {SAMPLE_ROWS:,}" in banner
