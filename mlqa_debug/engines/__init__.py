@@ -15,8 +15,16 @@ exactly, sums to rounding (relative 1e-12).
 - :mod:`.aggregates`: the one-pass slice / rest / overall sums and their metrics;
 - :mod:`.engine`: :class:`Engine`, :class:`AggregateEngine`, :class:`NumpyEngine`;
 - :mod:`.duckdb_engine`, :mod:`.spark_engine`: the two backends;
-- :mod:`.registry`: :func:`open_engine` by name; :mod:`.check`: cases on an engine.
+- :mod:`.registry`: :func:`open_engine` by name;
+- :mod:`.check`: every case kind on an engine (:func:`check_cases_on`), with
+  :mod:`.quality` for data-quality cases (counted exactly, or on a seeded sample);
+- :mod:`.discover`: SliceLine's level-wise counts from engine group-bys (``discover_on``);
 - :mod:`.compare`: two model versions joined by id in the engine (:func:`compare_on`).
+
+External datasets (:mod:`mlqa_debug.data.external`) are tables registered in a
+workspace by reference: the app and the commands open them on their engine and
+draw a seeded sample (:meth:`AggregateEngine.sample_predictions`) for what needs
+the rows.
 
 Why two thin hand-written backends and not Ibis
 -----------------------------------------------
