@@ -285,8 +285,22 @@ def _relative_verdict(
             raise CaseError(f"on the baseline table: {e}") from None
         value, source, rows = on_baseline.value, "table", on_baseline.rows
         reason = f"baseline measured on {_file_name(baseline)}, {rows:,} rows"
-    assert value is not None and case.margin is not None  # a relative case
-    limit = relative_threshold(value, case.op, case.margin)
+    assert value is not None  # a relative case
+    return against_baseline(
+        case, measured, Measurement(value, rows), cast(BaselineFrom, source), reason
+    )
+
+
+def against_baseline(
+    case: Case, measured: Measurement, baseline: Measurement, source: BaselineFrom, reason: str
+) -> CaseResult:
+    """A relative case's verdict: the new value against ``baseline``'s +- the case's margin.
+
+    ``source`` says where the baseline value came from (the baseline table, or the
+    value stored at save); the engines (:mod:`mlqa_debug.engines.check`) use it too.
+    """
+    assert case.margin is not None  # a relative case
+    limit = relative_threshold(baseline.value, case.op, case.margin)
     status: Status = "pass" if passes(measured.value, case.op, limit) else "fail"
     return CaseResult(
         case,
@@ -294,9 +308,9 @@ def _relative_verdict(
         measured.value,
         measured.rows,
         reason,
-        baseline_value=value,
-        baseline_from=cast(BaselineFrom, source),
-        baseline_rows=rows,
+        baseline_value=baseline.value,
+        baseline_from=source,
+        baseline_rows=baseline.rows,
     )
 
 

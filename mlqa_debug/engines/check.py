@@ -38,11 +38,12 @@ from mlqa_debug.cases.check import (
     Status,
     _relative_verdict,
     _verdict,
+    against_baseline,
     check_cases,
 )
 from mlqa_debug.cases.conditions import passes
 from mlqa_debug.cases.measurement import Measurement
-from mlqa_debug.cases.model import Case, ExampleSet, relative_threshold
+from mlqa_debug.cases.model import Case, ExampleSet
 from mlqa_debug.cases.quality import QualitySession
 from mlqa_debug.cases.store import CaseListing
 from mlqa_debug.data.ids import id_key
@@ -142,26 +143,6 @@ def _baseline_reports(baseline: Engine, cases: dict[int, Case]) -> dict[int, Any
     return out | _reports(baseline, fits)
 
 
-def _against_table(
-    case: Case, measured: Measurement, on_baseline: Measurement, label: str
-) -> CaseResult:
-    """The new value against the one measured on the baseline table +- margin."""
-    assert case.margin is not None  # a relative case
-    limit = relative_threshold(on_baseline.value, case.op, case.margin)
-    status: Status = "pass" if passes(measured.value, case.op, limit) else "fail"
-    reason = f"baseline measured on {label}, {on_baseline.rows:,} rows"
-    return CaseResult(
-        case,
-        status,
-        measured.value,
-        measured.rows,
-        reason,
-        baseline_value=on_baseline.value,
-        baseline_from="table",
-        baseline_rows=on_baseline.rows,
-    )
-
-
 def _measured(case: Case, report: Any, baseline: Engine | None, on_baseline: Any) -> CaseResult:
     m = report.slice
     if m.n == 0:
@@ -174,9 +155,9 @@ def _measured(case: Case, report: Any, baseline: Engine | None, on_baseline: Any
         return _relative_verdict(case, measured, None)
     if isinstance(on_baseline, CaseError):
         raise on_baseline
-    return _against_table(
-        case, measured, _on_baseline(case, baseline, on_baseline), _file_name(baseline)
-    )
+    on_table = _on_baseline(case, baseline, on_baseline)
+    reason = f"baseline measured on {_file_name(baseline)}, {on_table.rows:,} rows"
+    return against_baseline(case, measured, on_table, "table", reason)
 
 
 # --------------------------------------------------------------------------- example sets

@@ -44,9 +44,8 @@ from mlqa_debug.analyses.compare.headline import (
     WILCOXON,
     Headline,
     MetricDelta,
-    _binary_scores,
-    _macro_scores,
     _rate_deltas,
+    cell_deltas,
 )
 from mlqa_debug.analyses.compare.pairing import EXAMPLES, OUTCOME, _listed
 from mlqa_debug.analyses.compare.report import (
@@ -66,7 +65,6 @@ from mlqa_debug.engines.table import EngineTable
 from mlqa_debug.errors import CompareError, ParameterError, SliceError
 from mlqa_debug.slicing import EMPTY, Slice
 from mlqa_debug.stats import (
-    multinomial_bootstrap,
     paired_mean_difference_from_sums,
     wilcoxon_p_value,
 )
@@ -317,11 +315,14 @@ def _side(
     *,
     inside: Expr | None = None,
     mapping: list[int] | None = None,
+    shown: bool = False,
 ) -> Backend:
     """One table's coded columns, named ``prefix`` + role (classes in the candidate's order).
 
     ``inside``: the candidate's slice (column ``__c_in``); ``mapping``: the baseline's
-    class positions among the candidate's classes.
+    class positions among the candidate's classes; ``shown``: with probabilities, also
+    what a table of flips shows and sorts by (``ppred``: the probability of the
+    prediction, the confidence; ``ptrue``: the label's).
     """
     b, t = e.backend, e.table
     x = TableExpressions(b, t, None)
@@ -341,8 +342,8 @@ def _side(
         pairs = [(column == b.lit(v), b.lit(order[i])) for i, v in enumerate(classes)]
         return b.case(pairs, b.lit(-1))
 
-    y = code(x.label)
-    items += [(f"{prefix}y", y), (f"{prefix}p", code(x.prediction))]
+    y, p = code(x.label), code(x.prediction)
+    items += [(f"{prefix}y", y), (f"{prefix}p", p)]
     if t.has_probabilities:
         probs: list[Expr] = [b.lit(0.0)] * x.k
         for i, q in enumerate(x.probs()):
@@ -353,6 +354,9 @@ def _side(
             (f"{prefix}loss", -b.call("ln", clipped)),
             (f"{prefix}brier", _brier(b, probs, y, x.k)),
         ]
+        if shown:  # an unknown prediction (code -1) reads the first class, as numpy's does
+            p_pred = b.case([(p == b.lit(j), q) for j, q in enumerate(probs[1:], 1)], probs[0])
+            items += [(f"{prefix}ppred", p_pred), (f"{prefix}ptrue", p_true)]
     return b.select(items)
 
 
@@ -533,43 +537,16 @@ def _class_headline(
     right_b = np.eye(k, dtype=bool)[:, :, None]
     right_c = np.eye(k, dtype=bool)[:, None, :]
     same = np.eye(k, dtype=bool)[None, :, :]
-    both = int(cells[~right_b & ~right_c].sum())
-    broken = int(cells[right_b & ~right_c].sum())
-    fixed = int(cells[~right_b & right_c].sum())
-    out = _rate_deltas(both, broken, fixed, n, accuracy=True)
-    if schema.task == "binary":
-        pos = [str(c) for c in schema.classes].index(str(schema.positive))
-        names = [
-            (f"{m}[{schema.positive}]", f"{title} (class {schema.positive})")
-            for m, title in (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"))
-        ]
-        stats = _binary_scores(pos)
-    else:
-        names = [
-            ("macro_precision", "Macro precision"),
-            ("macro_recall", "Macro recall"),
-            ("macro_f1", "Macro F1"),
-        ]
-        stats = _macro_scores
-    test = f"paired bootstrap ({n_resamples:,}, seed {seed})"
-    point_b, point_c = stats(cells.sum(axis=2)[None]), stats(cells.sum(axis=1)[None])
-    for i, (metric, label) in enumerate(names):
-
-        def statistic(draws: np.ndarray, i: int = i) -> np.ndarray:
-            return stats(draws.sum(axis=2))[i] - stats(draws.sum(axis=3))[i]
-
-        low, high, p = multinomial_bootstrap(
-            cells, statistic, n_resamples=n_resamples, random_state=seed
-        )
-        b, c = float(point_b[i][0]), float(point_c[i][0])
-        out.append(MetricDelta(metric, label, b, c, c - b, low, high, p, test, True))
+    out = cell_deltas(
+        cells, schema.task, schema.classes, schema.positive, n_resamples=n_resamples, seed=seed
+    )
     if term_sums:
         out += _probability_rows(term_sums, n)
     flips = Flips(
         n=n,
         both_right=int(cells[right_b & right_c].sum()),
-        broken=broken,
-        fixed=fixed,
+        broken=int(cells[right_b & ~right_c].sum()),
+        fixed=int(cells[~right_b & right_c].sum()),
         both_wrong_same=int(cells[~right_b & ~right_c & same].sum()),
         both_wrong_different=int(cells[~right_b & ~right_c & ~same].sum()),
     )

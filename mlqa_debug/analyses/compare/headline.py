@@ -15,8 +15,9 @@ Differences are candidate minus baseline, measured on the same pairs:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -200,17 +201,39 @@ def _classification(
 ) -> list[MetricDelta]:
     k = len(paired.classes)
     cells = np.bincount(_cells(paired)[rows], minlength=k**3).reshape(k, k, k)
-    n = int(cells.sum())
+    out = cell_deltas(
+        cells, paired.task, paired.classes, paired.positive, n_resamples=n_resamples, seed=seed
+    )
+    out.extend(_probability_deltas(paired, rows))
+    return out
+
+
+def cell_deltas(
+    cells: np.ndarray,
+    task: str,
+    classes: Sequence[Any],
+    positive: Any,
+    *,
+    n_resamples: int,
+    seed: int,
+) -> list[MetricDelta]:
+    """Error rate, accuracy and P/R/F1 deltas from the ``(label, baseline, candidate)`` counts.
+
+    ``cells[y, b, c]`` counts the pairs with label ``y``, baseline prediction ``b``
+    and candidate prediction ``c`` (class indices): all that these rows need, so
+    the numpy path and the engines (:mod:`mlqa_debug.engines.compare`) share them.
+    """
+    k, n = len(classes), int(cells.sum())
     right_b = np.eye(k, dtype=bool)[:, :, None]  # label == baseline prediction
     right_c = np.eye(k, dtype=bool)[:, None, :]
     both = int(cells[~right_b & ~right_c].sum())
     broken = int(cells[right_b & ~right_c].sum())
     fixed = int(cells[~right_b & right_c].sum())
     out = _rate_deltas(both, broken, fixed, n, accuracy=True)
-    if paired.task == "binary":
-        pos = [str(c) for c in paired.classes].index(str(paired.positive))
+    if task == "binary":
+        pos = [str(c) for c in classes].index(str(positive))
         names = [
-            (f"{m}[{paired.positive}]", f"{title} (class {paired.positive})")
+            (f"{m}[{positive}]", f"{title} (class {positive})")
             for m, title in (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"))
         ]
         stats = _binary_scores(pos)
@@ -235,7 +258,6 @@ def _classification(
         )
         b, c = float(point_b[i][0]), float(point_c[i][0])
         out.append(MetricDelta(metric, label, b, c, c - b, low, high, p, test, True))
-    out.extend(_probability_deltas(paired, rows))
     return out
 
 
