@@ -7,10 +7,13 @@ from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import cases as ui
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.downloads import csv_download
+from mlqa_debug.ui.external import exact_note
 from mlqa_debug.ui.text import md, without_paths
 
 ctx = open_page("cases", options=ui.case_options, slice_box=False, heading="Regression cases")
 predictions, dataset = ctx.predictions, ctx.name
+external = ctx.external  # an external dataset: cases are checked on its engine, every row
+n_rows = external.n_rows if external else predictions.n_samples
 try:
     store = ui.cases_store()
     listing = store.load()
@@ -21,7 +24,7 @@ except MlqaError as e:
 folder = store.directory.name  # the browser sees the library's name, never the server's path
 st.caption(
     f"Case library “{md(folder)}” · checked against **{md(dataset)}** "
-    f"({predictions.n_samples:,} rows, fingerprint `{predictions.short_fingerprint}`)"
+    f"({n_rows:,} rows, fingerprint `{predictions.short_fingerprint}`)"
 )
 with st.expander("Check these cases in CI"):
     st.code(
@@ -46,7 +49,10 @@ if not listing.cases:
     )
     st.stop()
 
-baseline = ui.default_baseline(ctx, listing)
+baseline_table = ui.external_baseline(ctx, listing) if external else None
+baseline = baseline_table.sample if baseline_table else None
+if external is None:
+    baseline = ui.default_baseline(ctx, listing)
 if baseline is not None:
     st.caption(
         f"Relative cases are measured on the default baseline **{md(ctx.entry.baseline)}** too "
@@ -60,9 +66,17 @@ run_clicked = st.button(
     key="run_all",
 )
 progress_slot = st.empty()
-if run_clicked or (report is None and ui.should_auto_run(predictions, listing)):
-    report = ui.run_all(predictions, listing, slot=progress_slot, baseline=baseline)
+if run_clicked or (report is None and ui.should_auto_run(predictions, listing, n_rows=n_rows)):
+    if external:
+        report = ui.run_external(external, listing, slot=progress_slot, baseline=baseline_table)
+    else:
+        report = ui.run_all(predictions, listing, slot=progress_slot, baseline=baseline)
 ui.status_counts(report, len(listing.cases))
+if external and report is not None:
+    st.caption(
+        f"{exact_note(external)} Slice and example-set cases are checked on every row; a "
+        "quality check that needs the rows says in its message when it ran on a sample."
+    )
 
 left, right = st.columns([3, 2], vertical_alignment="bottom")
 counts = {k: (report.count(k) if report else 0) for k in lib.STATUSES}

@@ -15,12 +15,14 @@ from mlqa_debug.ui.confusion import (
     NORMS,
     cell_clicked,
     confusion_options,
+    exact_matrices,
     examples_block,
     many_classes,
     row_picked,
     url_widget,
 )
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.external import exact_note, sampled_note
 from mlqa_debug.ui.residuals import regression_view
 from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
@@ -28,6 +30,7 @@ from mlqa_debug.ui.widgets import copy_link, open_slice_link
 ctx = open_page("confusion", options=confusion_options)
 predictions, current, mask, dataset = ctx.predictions, ctx.slice, ctx.mask, ctx.name
 schema = predictions.schema
+external = ctx.external  # an external dataset: counts over every row from its engine
 
 if current.predicates:
     open_slice_link(dataset, current, label="Open this slice on the Slices page")
@@ -45,8 +48,14 @@ if scores is not None:
     label = md(f"Threshold: predict {schema.positive} when P[{schema.positive}] is at least")
     threshold = url_widget(ctx, st.slider, label, "thr", min_value=0.0, max_value=1.0, step=0.01)
     y_pred, at = cf.binary_predictions(predictions, threshold=threshold), f" at {threshold:.2f}"
-overall = cf.class_confusion(predictions, y_pred=y_pred)
-in_slice = cf.class_confusion(predictions, mask, y_pred=y_pred)
+exact = (
+    exact_matrices(external, current, threshold=threshold, classes=classes) if external else None
+)
+if exact is not None:
+    in_slice, overall = exact
+else:
+    overall = cf.class_confusion(predictions, y_pred=y_pred)
+    in_slice = cf.class_confusion(predictions, mask, y_pred=y_pred)
 
 top = st.columns(4)
 off = {"delta_color": "off", "delta_arrow": "off"}
@@ -56,6 +65,9 @@ rate = f"{percent(in_slice.error_rate)} error rate" if in_slice.n_samples else N
 top[1].metric(f"Errors in slice{at}", count(in_slice.n_errors), rate, **off)
 top[2].metric(f"Overall error rate{at}", percent(overall.error_rate))
 top[3].metric("Classes", f"{len(classes)}")
+if external:
+    what = "The matrices, the pairs table and these numbers"
+    st.caption(exact_note(external) if exact is not None else sampled_note(external, what))
 
 c1, c2, c3 = st.columns([2, 2, 1])
 norm = url_widget(ctx, c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
@@ -124,11 +136,15 @@ if threshold is not None:
         predictions, mask if current.predicates else None, threshold=threshold
     )
     st.subheader(f"Precision and recall{at}")
+    if external:
+        st.caption(sampled_note(external, "Precision and recall at this threshold"))
     left, right = st.columns([1, 2])
     left.dataframe(cf.threshold_frame(scored))
     right.plotly_chart(plots.pr_curve_figure(curves, points=scored), key="pr")
 
 st.subheader("Examples")
+if external:
+    st.caption(sampled_note(external, "This list of rows"))
 options = [None, *tokens] + ([pair_token] if pair_token and pair_token not in tokens else [])
 arrow = partial(cf.pair_text, classes)
 url_widget(
@@ -147,12 +163,15 @@ if pair is None:
 else:
     rows = cf.pair_mask(predictions, pair, mask, y_pred=y_pred)
     where = " in the slice" if current.predicates else ""
+    where += " of the sample" if external and external.sampled else ""
     title = f"true {classes[pair[0]]} → predicted {classes[pair[1]]}"
     st.markdown(f"**{md(title)}**{at}: {int(rows.sum()):,} rows{where}")
     cell = cf.pair_slice(predictions, pair, threshold=threshold)
     link = current & cell.slice
     open_slice_link(dataset, link, label=f"Open on Slices: {link.text}")
-    save_case_form(predictions, slice=link, source_page="confusion", key="confusion_case")
+    save_case_form(
+        predictions, slice=link, source_page="confusion", key="confusion_case", external=external
+    )
     if not cell.exact:
         note = "the score column cannot be used in slices, so that slice uses the prediction"
         st.caption(f"At threshold {threshold:.2f} {note} column (the model's threshold).")

@@ -178,7 +178,13 @@ with right:
     if summary.ids is None:
         st.caption("The data has no id column, so the points cannot be kept by their ids.")
     else:
-        save_case_form(predictions, ids=list(summary.ids), source_page="embeddings", key="emb_case")
+        save_case_form(
+            predictions,
+            ids=list(summary.ids),
+            source_page="embeddings",
+            key="emb_case",
+            external=ctx.external,
+        )
         ids = pd.Series(summary.ids, name=predictions.schema.id)
         csv_download(ids, file_name=f"{dataset}-selection.csv", key="emb_ids",
                      label="Download their ids (CSV)")  # fmt: skip

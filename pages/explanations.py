@@ -189,4 +189,10 @@ else:
 
 copy_link(ctx.link())
 if current.predicates:
-    save_case_form(predictions, slice=current, source_page="explanations", key="explain_case")
+    save_case_form(
+        predictions,
+        slice=current,
+        source_page="explanations",
+        key="explain_case",
+        external=ctx.external,
+    )

@@ -63,7 +63,9 @@ with right:
     st.plotly_chart(plots.error_rate_bars(report), key="rates", config={"displayModeBar": False})
 
 copy_link(ctx.link())
-save_case_form(predictions, slice=current, source_page="slices", key="slices_case")
+save_case_form(
+    predictions, slice=current, source_page="slices", key="slices_case", external=external
+)
 
 st.subheader("Where the slice departs from the overall error rate")
 if external:

@@ -24,7 +24,13 @@ from mlqa_debug.cases.conditions import (
     metric_direction,
     resolve_metric,
 )
-from mlqa_debug.cases.measurement import Measurement, example_mask, match_examples, measure
+from mlqa_debug.cases.measurement import (
+    Measurement,
+    _half_width,
+    example_mask,
+    match_examples,
+    measure,
+)
 from mlqa_debug.cases.model import (
     MAX_EXAMPLES,
     Case,
@@ -40,6 +46,7 @@ from mlqa_debug.data.ids import ExampleId, id_key, plain_id
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import CaseError
 from mlqa_debug.slicing import Slice
+from mlqa_debug.stats import ClassificationMetrics, RegressionMetrics
 
 
 @dataclass(frozen=True)
@@ -56,14 +63,35 @@ class Draft:
         return f"{self.metric} {self.op} {format_value(self.threshold, self.metric)}"
 
 
+def measurement_of(result: ClassificationMetrics | RegressionMetrics, metric: str) -> Measurement:
+    """``metric`` of rows measured elsewhere (an engine's exact slice report), as a baseline.
+
+    The value, the rows and the 95% half-width, as :func:`measure` gives them on a
+    loaded table, so :func:`draft_case` and :func:`build_case` can take it as
+    ``baseline``; a metric the rows lack raises :class:`CaseError`.
+    """
+    try:
+        value = result.value(metric)
+    except ValueError as e:
+        raise CaseError(str(e)) from None
+    return Measurement(value, result.n, _half_width(result, metric) if result.n else math.nan)
+
+
 def draft_case(
     predictions: Predictions,
     *,
     where: Slice | None = None,
     ids: Sequence[object] | None = None,
     metric: str | None = None,
+    baseline: Measurement | None = None,
 ) -> Draft:
-    """Baseline and default threshold of a would-be case (what the save form shows)."""
+    """Baseline and default threshold of a would-be case (what the save form shows).
+
+    ``baseline`` is the metric already measured on the case's rows elsewhere (an
+    external dataset's engine counts every row; ``predictions`` is then its sample):
+    it is used instead of measuring ``predictions``, and refused the same way when
+    its rows are empty or its value undefined.
+    """
     if (where is None) == (ids is None):
         raise CaseError("a case is built from a slice or from example ids (exactly one)")
     if ids is not None:
@@ -72,10 +100,11 @@ def draft_case(
         metric = N_WRONG
     else:
         metric = resolve_metric(metric or default_metric(predictions), predictions)
-    error_threshold = predictions.schema.error_threshold
-    baseline = measure(
-        predictions, metric=metric, where=where, ids=ids, error_threshold=error_threshold
-    )
+    if baseline is None:
+        error_threshold = predictions.schema.error_threshold
+        baseline = measure(
+            predictions, metric=metric, where=where, ids=ids, error_threshold=error_threshold
+        )
     if baseline.rows == 0:
         raise CaseError("the slice is empty on this dataset; a case needs at least one row")
     if not math.isfinite(baseline.value):
@@ -118,10 +147,14 @@ def build_case(
     dataset: str | None = None,
     page: str | None = None,
     author: str | None = None,
+    baseline: Measurement | None = None,
 ) -> NewCase:
-    """A new case on ``predictions``: baseline measured now, threshold default or given."""
+    """A new case on ``predictions``: baseline measured now, threshold default or given.
+
+    ``baseline``: measured elsewhere, as :func:`draft_case` takes it.
+    """
     checked_ids = _check_ids(predictions, ids) if ids is not None else None
-    draft = draft_case(predictions, where=where, ids=checked_ids, metric=metric)
+    draft = draft_case(predictions, where=where, ids=checked_ids, metric=metric, baseline=baseline)
     s = predictions.schema
     stamp = now_text()
     case = Case(

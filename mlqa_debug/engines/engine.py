@@ -29,6 +29,7 @@ from mlqa_debug.engines.aggregates import (
 from mlqa_debug.engines.backend import Backend, Expr
 from mlqa_debug.engines.plan import ColumnType, Term, plan_slice
 from mlqa_debug.engines.table import EngineTable
+from mlqa_debug.errors import ParameterError
 from mlqa_debug.slicing import Slice, slice_mask
 from mlqa_debug.slicing.terms import ColumnKind
 from mlqa_debug.stats import RegressionData, slice_report
@@ -159,6 +160,51 @@ class AggregateEngine:
             return classification_sums(self.backend, table, plans)
         threshold = table.schema.error_threshold if error_threshold is None else error_threshold
         return regression_sums(self.backend, table, plans, float(threshold or 0.0))
+
+    def confusion_counts(
+        self, s: Slice, *, threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(K, K)`` confusion counts of the slice and of all rows, from one group-by.
+
+        Rows are true classes, columns predicted ones, both in ``schema.classes`` order
+        (as :func:`mlqa_debug.analyses.confusion.confusion_counts`). The key of a row is
+        its true and predicted codes (shifted by one, so a value outside the classes
+        cannot alias another cell and is left out) and one bit for the slice. With
+        ``threshold`` (binary, with a score) the predicted class is the positive one
+        where ``P[positive] >= threshold``, as ``binary_predictions`` decides it: a
+        missing or NaN score predicts the other class (engines order NaN above all).
+        """
+        schema = self.schema
+        if not schema.is_classification:
+            raise ParameterError(
+                "confusion counts need a classification task; this table is a regression"
+            )
+        b, k = self.backend, len(schema.classes)
+        x = TableExpressions(b, self._table_for_threshold(), None)
+        y, p = x.code(x.label), x.code(x.prediction)
+        if threshold is not None:
+            if schema.task != "binary" or schema.positive is None or not self.has_probabilities:
+                raise ParameterError(
+                    f"a threshold needs a binary task with a score or probability columns; "
+                    f"this table is {schema.task} without them"
+                )
+            pos = list(schema.classes).index(schema.positive)
+            score = x.probs()[pos]
+            at = ~b.is_null(score) & ~b.call("isnan", score) & (score >= b.lit(float(threshold)))
+            p = b.case([(at, b.lit(pos))], b.lit(1 - pos))
+        inside = b.case([(self.where(s), b.lit(1))], b.lit(0))
+        key = ((y + b.lit(1)) * b.lit(k + 1) + (p + b.lit(1))) * b.lit(2) + inside
+        keys, counts = b.run_columns([b.agg("count")], group=key)
+        cells, bit = np.divmod(keys.astype(np.int64), 2)
+        true_, pred = np.divmod(cells, k + 1)
+        true_, pred, counts = true_ - 1, pred - 1, counts.astype(np.int64)
+        known = (true_ >= 0) & (pred >= 0)
+        flat = true_ * k + pred
+        both = []
+        for rows in (known & (bit == 1), known):
+            total = np.bincount(flat[rows], weights=counts[rows], minlength=k * k)
+            both.append(total.round().astype(np.int64).reshape(k, k))
+        return both[0], both[1]
 
     def sample(self, n: int, seed: int = 0) -> pa.Table:
         """At most ``n`` rows (every column) drawn by the engine with ``seed``.

@@ -19,12 +19,16 @@ import pandas as pd
 import streamlit as st
 
 from mlqa_debug import cases as lib
+from mlqa_debug.cases.build import measurement_of
+from mlqa_debug.cases.measurement import Measurement, match_examples
 from mlqa_debug.cases.relative import describe_relative, reference_label, threshold_for_margin
+from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.predictions import Predictions
-from mlqa_debug.errors import MlqaError
+from mlqa_debug.errors import CaseError, MlqaError
 from mlqa_debug.slicing import Slice
 from mlqa_debug.ui import serving, state
 from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.external import exact_note, sampled_note
 from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, page_link, page_url
 from mlqa_debug.ui.options import ViewOption, choice, write_param
 from mlqa_debug.ui.text import md, without_paths
@@ -79,6 +83,7 @@ def save_case_form(
     ids: Sequence[Any] | None = None,
     source_page: str,
     key: str,
+    external: ExternalTable | None = None,
 ) -> None:
     """A "Save as regression case" button and dialog prefilled from a slice or a selection of ids.
 
@@ -86,6 +91,10 @@ def save_case_form(
     dataset's id values of a selection, e.g. a lasso on the Embeddings page): a
     non-empty ``ids`` wins and saves an example set, checked by id. Without either
     the button is disabled. ``key`` keeps several forms on one page apart.
+
+    On an external dataset pass ``external`` (``ctx.external``; ``predictions`` is its
+    sample): a slice case's baseline is then measured by the engine over every row,
+    not on the sample, and an example set is saved only if every id is in the sample.
     """
     ids = list(ids) if ids else None
     if serving.read_only():
@@ -101,7 +110,7 @@ def save_case_form(
         )
         return
     if save_button(key, help="every future model must pass"):
-        _dialog(predictions, slice, ids, source_page, key)
+        _dialog(predictions, slice, ids, source_page, key, external)
     saved_message(key, _draft_identity(slice, ids, ""))
 
 
@@ -150,10 +159,41 @@ def _dialog(
     ids: Sequence[Any] | None,
     page: str,
     key: str,
+    external: ExternalTable | None = None,
 ) -> None:
     """The form in a modal dialog, which scrolls inside a small window (a popover cannot)."""
     dialog_opened(key)
-    _form(predictions, s, ids, page, key)
+    _form(predictions, s, ids, page, key, external)
+
+
+def exact_baseline(
+    predictions: Predictions,
+    s: Slice | None,
+    ids: Sequence[Any] | None,
+    metric: str,
+    external: ExternalTable | None,
+) -> Measurement | None:
+    """The baseline to record on an external dataset; None to measure ``predictions``.
+
+    A slice's metric comes from the engine's exact report over every row. An example
+    set is measured on the sample (``predictions``) when all of its ids are in it;
+    else :class:`~mlqa_debug.errors.CaseError`, since the sample cannot count them.
+    """
+    if external is None:
+        return None
+    if ids is not None:
+        missing = match_examples(predictions, ids).only_left
+        if len(missing):
+            shown = ", ".join(map(repr, missing[:5].tolist()))
+            raise CaseError(
+                f"{len(missing):,} of the {len(ids):,} ids are not in the sample of "
+                f"{external.sample.n_samples:,} rows this page shows (e.g. {shown}), so their "
+                f"baseline cannot be measured here; select examples shown on this page, or "
+                f"save the case with the command line on the whole table"
+            )
+        return None
+    report = external.slice_report(s if s is not None else Slice())
+    return measurement_of(report.slice, metric)
 
 
 def _form(
@@ -162,6 +202,7 @@ def _form(
     ids: Sequence[Any] | None,
     page: str,
     key: str,
+    external: ExternalTable | None = None,
 ) -> None:
     if ids is not None:
         metric = lib.N_WRONG
@@ -178,14 +219,19 @@ def _form(
         )
         metric = st.session_state[f"{key}__metric"]
     try:
+        baseline = exact_baseline(predictions, s, ids, metric, external)
         draft = lib.draft_case(
-            predictions, where=s if ids is None else None, ids=ids, metric=metric
-        )
+            predictions, where=s if ids is None else None, ids=ids, metric=metric,
+            baseline=baseline,
+        )  # fmt: skip
     except MlqaError as e:
         st.warning(md(f"This cannot be saved as a case: {e}"))
         return
     _seed(draft, s, ids, page, key)
     _baseline_line(draft, ids)
+    if external is not None:
+        st.caption(exact_note(external) if baseline is not None else sampled_note(
+            external, "The baseline of these examples"))  # fmt: skip
     _threshold_input(draft, ids, key)
     name_author_note(key)
     st.button(
@@ -193,7 +239,7 @@ def _form(
         type="primary",
         key=f"{key}__save",
         on_click=_save,
-        args=(predictions, s, ids, metric, page, key, state.current_dataset()),
+        args=(predictions, s, ids, metric, page, key, state.current_dataset(), baseline),
     )
     form_error(key)
 
@@ -282,8 +328,12 @@ def _save(
     page: str,
     key: str,
     dataset: str | None,
+    baseline: Measurement | None = None,
 ) -> None:
-    """on_click of "Save case": build, save, close the dialog; keep the message on error."""
+    """on_click of "Save case": build, save, close the dialog; keep the message on error.
+
+    ``baseline``: the value the form showed, when measured elsewhere (an engine).
+    """
     try:
         new = lib.build_case(
             predictions,
@@ -296,6 +346,7 @@ def _save(
             dataset=dataset,
             page=page,
             author=serving.case_author(key),
+            baseline=baseline,
         )
         case = cases_store().save(new.case, rows=new.rows)
     except MlqaError as e:
@@ -404,9 +455,82 @@ def run_all(
     return report
 
 
-def should_auto_run(predictions: Predictions, listing: lib.CaseListing) -> bool:
-    """Small libraries on small data are checked as soon as the page opens."""
-    return len(listing.cases) * predictions.n_samples <= AUTO_RUN_ROWS
+def should_auto_run(
+    predictions: Predictions, listing: lib.CaseListing, *, n_rows: int | None = None
+) -> bool:
+    """Small libraries on small data are checked as soon as the page opens.
+
+    ``n_rows``: the rows a check reads when not ``predictions``'s (an external table's).
+    """
+    rows = predictions.n_samples if n_rows is None else n_rows
+    return len(listing.cases) * rows <= AUTO_RUN_ROWS
+
+
+def external_baseline(ctx: PageContext, listing: lib.CaseListing) -> ExternalTable | None:
+    """The default baseline of an external dataset, when relative cases can use it.
+
+    It must be an external dataset on the same engine (its slices are summed there
+    too); else, and when it cannot be opened, the page says that relative cases use
+    the baseline value stored at save.
+    """
+    table, name = ctx.external, ctx.entry.baseline
+    if table is None or name is None or not any(c.relative for c in listing.cases):
+        return None
+    stored = "relative cases use the baseline value stored at save"
+    try:
+        source = ctx.workspace.entry(name).external
+        if source is None or source.engine != table.source.engine:
+            st.caption(
+                f"The default baseline {md(name)} is not an external dataset on "
+                f"{table.engine_title}, so {stored}."
+            )
+            return None
+        return state.external_table(ctx.workspace, name)
+    except MlqaError as e:
+        problem = without_paths(e, ctx.workspace)
+        st.warning(md(f"The default baseline {name!r} cannot be opened ({problem}); {stored}."))
+        return None
+
+
+def _check_external(
+    table: ExternalTable, listing: lib.CaseListing, baseline: ExternalTable | None
+) -> lib.CheckReport:
+    """The check on the engine, holding both tables' locks (in one order: no deadlock)."""
+    from mlqa_debug.engines import check_cases_on
+
+    if baseline is None or baseline is table:
+        return table.check_cases(listing)
+    first, second = sorted((table, baseline), key=lambda t: (t.source.path, t.name))
+    with first.locked(), second.locked():
+        return check_cases_on(table.engine, listing, baseline=baseline.engine)
+
+
+def run_external(
+    table: ExternalTable,
+    listing: lib.CaseListing,
+    *,
+    slot: Any,
+    baseline: ExternalTable | None = None,
+) -> lib.CheckReport:
+    """Check every case on the external table's engine over every row; kept per session.
+
+    Relative cases are measured on ``baseline`` too (an external table on the same
+    engine), else compared with their stored baseline values.
+    """
+    title = table.engine_title
+    with (
+        slot.container(),
+        st.spinner(f"Checking {len(listing.cases):,} cases over {table.n_rows:,} rows on {title}…"),
+    ):
+        try:
+            report = _check_external(table, listing, baseline)
+        except MlqaError as e:  # a baseline of another task: check against the stored values
+            st.warning(md(f"Relative cases use the stored baseline values: {e}"))
+            report, baseline = table.check_cases(listing), None
+    slot.empty()
+    reference = None if baseline is None else baseline.sample
+    st.session_state[_REPORT_KEY] = (_report_key(table.sample, listing, reference), report)
+    return report
 
 
 def status_counts(report: lib.CheckReport | None, n_cases: int) -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from mlqa_debug.analyses import confusion as cf
+from mlqa_debug.analyses.confusion.compute import confusion_from_counts
 from mlqa_debug.data import images as images
+from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.errors import MlqaError
+from mlqa_debug.slicing import Slice, parse_slice
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.options import OptionProblem, ViewOption, choice, write_option, write_param
+from mlqa_debug.ui.text import md
 
 NORMS = {"counts": None, "recall": "true", "precision": "pred"}
 NORM_LABELS = {"counts": "counts", "recall": "row % (recall)", "precision": "column % (precision)"}
@@ -135,3 +141,57 @@ def examples_block(
     st.caption(f"Rows {first:,}–{last:,} of {total:,}, errors first.")
     table = examples.frame.drop(columns=["image"], errors="ignore")  # no data URIs in a CSV
     csv_download(table, file_name="examples.csv", key="examples_csv", index=True)
+
+
+# --------------------------------------------------------------------------- external datasets
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _exact_counts(
+    _table: ExternalTable, table_key: tuple[str, ...], text: str, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The engine's counts of the slice ``text`` and of all rows; ``table_key`` (which
+    files, read with which roles) and ``text`` key the cache, ``_table`` runs it."""
+    with _table.locked() as engine:
+        return engine.confusion_counts(parse_slice(text), threshold=threshold)
+
+
+def exact_matrices(
+    table: ExternalTable, s: Slice, *, threshold: float | None, classes: Sequence[Any]
+) -> tuple[cf.ConfusionMatrix, cf.ConfusionMatrix] | None:
+    """The slice's and all rows' confusion matrices counted by the engine over every row.
+
+    They are laid out on the page's ``classes`` (the sample's): classes the sample
+    lacks fold into "other", so a cell's codes still name the sample's rows. None, with
+    a warning, when the engine cannot count them (the page then shows the sample's).
+    """
+    schema = table.engine.schema
+    roles = (schema.label, schema.prediction, schema.score, schema.positive, *schema.classes)
+    key = (table.name, table.source.path, table.source.fingerprint, *map(str, roles))
+    try:
+        with st.spinner(f"Counting over {table.n_rows:,} rows on {table.engine_title}…"):
+            inside, overall = _exact_counts(table, key, s.text, threshold)
+    except MlqaError as e:
+        st.warning(
+            md(
+                f"{table.engine_title} cannot count this slice's confusion matrix over every "
+                f"row ({e}); the matrices below are the sample's "
+                f"({table.sample.n_samples:,} rows)."
+            )
+        )
+        return None
+    engine_classes = tuple(table.engine.schema.classes)
+    return (
+        _on_classes(confusion_from_counts(inside, engine_classes), classes),
+        _on_classes(confusion_from_counts(overall, engine_classes), classes),
+    )
+
+
+def _on_classes(matrix: cf.ConfusionMatrix, classes: Sequence[Any]) -> cf.ConfusionMatrix:
+    """``matrix`` (the engine's classes) with the codes of ``classes``; the others in "other"."""
+    codes = {str(c): i for i, c in enumerate(classes)}
+    if list(matrix.labels) == list(codes):
+        return matrix
+    keep = [i for i, label in enumerate(matrix.labels) if label in codes]
+    folded = cf.fold_classes(matrix, keep)
+    return dataclasses.replace(folded, codes=tuple(codes.get(x, -1) for x in folded.labels))

@@ -9,6 +9,7 @@ from mlqa_debug.analyses import residuals
 from mlqa_debug.analyses.residuals import figures
 from mlqa_debug.ui.confusion import examples_block
 from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.external import sampled_note
 from mlqa_debug.ui.widgets import copy_link
 
 
@@ -18,6 +19,8 @@ def regression_view(ctx: PageContext) -> None:
     schema = predictions.schema
     whose = "the slice against the rest" if current.predicates else "all rows (choose a slice)"
     st.caption(f"A regression: the residuals (prediction − label) of {whose}.")
+    if ctx.external:
+        st.caption(sampled_note(ctx.external, "This residual view"))
     summary = residuals.residual_summary(predictions, mask)
     shown = summary if current.predicates else summary.loc[["overall"]]
     st.dataframe(residuals.residual_frame(shown, threshold=schema.error_threshold))

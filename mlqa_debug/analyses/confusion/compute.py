@@ -42,6 +42,7 @@ __all__ = [
     "classification_classes",
     "confused_pairs",
     "confusion_counts",
+    "confusion_from_counts",
     "difference",
     "fold_classes",
     "fold_top",
@@ -160,6 +161,18 @@ class ConfusionMatrix:
             index=pd.Index(self.labels, name="true"),
             columns=pd.Index(self.labels, name="predicted"),
         )
+
+
+def confusion_from_counts(counts: np.ndarray, classes: Sequence[Any]) -> ConfusionMatrix:
+    """The matrix of ``(K, K)`` counts already made elsewhere (an engine's group-by).
+
+    The same matrix :func:`class_confusion` builds from the codes it counts itself, so
+    the heatmaps, folding and pair tables read exact counts the same way.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.shape != (len(classes), len(classes)):
+        raise ValueError(f"counts of shape {counts.shape} do not fit {len(classes)} classes")
+    return _from_counts(counts, classes)
 
 
 def _from_counts(counts: np.ndarray, classes: Sequence[Any]) -> ConfusionMatrix:
