@@ -12,13 +12,14 @@ from mlqa_debug.analyses.compare import figures as plots
 from mlqa_debug.analyses.compare import view
 from mlqa_debug.analyses.compare.report import Comparison
 from mlqa_debug.analyses.compare.summary import review_markdown
-from mlqa_debug.errors import MlqaError
+from mlqa_debug.errors import MlqaError, SliceError
 from mlqa_debug.stats import count, percent
 from mlqa_debug.ui import compare as ui
+from mlqa_debug.ui import compare_external as external
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.labels import label_noise_note
-from mlqa_debug.ui.text import md
+from mlqa_debug.ui.text import md, without_paths
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("compare", options=ui.compare_options, second="optional", slice_box=False)
@@ -29,17 +30,39 @@ with right:
     slice_state.slice_text_box()
 paired = ui.paired_or_stop(ctx)
 baseline_name, regression_task = ui.baseline_name(ctx), paired.task == "regression"
+# Both external on one engine: the headline and the flips over every pair (exact), and
+# ``paired`` is then a paired sample (the same ids of both) for what needs the rows.
+second = ctx.second
+assert second is not None  # paired_or_stop stops a page without a baseline
+outside = ctx.external or second.external
+pair = external.engine_pair(ctx) if outside is not None else None
+exact = None
+if pair is not None:
+    try:
+        with st.spinner(f"Joining both tables by id on {outside.engine_title}…", show_time=True):
+            exact = external.exact_comparison(pair, ctx)
+    except SliceError as e:
+        st.info(md(f"{e}: choose another slice."))
+        copy_link(ctx.link())
+        st.stop()
+    except MlqaError as e:
+        st.error(md(without_paths(e, ctx.workspace)))
+        st.stop()
 st.caption(
     md(
-        f"Candidate {ctx.name!r} (fingerprint {paired.candidate.short_fingerprint}) against "
-        f"baseline {baseline_name!r} (fingerprint {paired.baseline.short_fingerprint}); every "
+        f"Candidate {ctx.name!r} (fingerprint {ctx.predictions.short_fingerprint}) against "
+        f"baseline {baseline_name!r} (fingerprint {second.predictions.short_fingerprint}); every "
         "difference is candidate − baseline, on the rows both tables hold."
     )
 )
 
 # ---------------------------------------------------------------- matching
 problems = view.match_problems(paired)
-if problems:
+if exact is not None:  # what paired over every row
+    p = exact.paired
+    unpaired = p.only_in_baseline + p.only_in_candidate + p.label_mismatches
+    (st.warning if unpaired else st.caption)(md(p.summary()))
+elif problems:
     st.warning(md(paired.summary()), icon=":material/rule:")
     st.dataframe(view.match_frame(problems), hide_index=True, width="stretch", key="cmp_match")
 else:
@@ -47,23 +70,33 @@ else:
 
 mask = ui.pair_mask(paired, ctx)
 if not mask.any():
-    st.info("No compared row falls in this slice: choose another slice.")
+    sample = (
+        f" of the paired sample ({count(paired.n)} pairs) falls in this slice, which holds "
+        f"{count(exact.headline.n)} of all the pairs: too few for its sampled sections"
+        if exact is not None
+        else " falls in this slice"
+    )
+    st.info(f"No compared row{sample}: choose another slice.")
     copy_link(ctx.link())
     st.stop()
 
 # ---------------------------------------------------------------- verdict and headline
 verdict_slot = st.empty()  # filled once the slices are compared: the numbers paint first
 cols = st.columns(4)
+compared = exact.headline.n if exact is not None else int(mask.sum())
 cols[0].metric(  # known from the mask alone, so it paints before any test runs
     "Rows compared",
-    count(int(mask.sum())),
-    f"{percent(mask.mean())} of the pairs",
+    count(compared),
+    f"{percent(compared / (exact.paired.n if exact is not None else mask.size))} of the pairs",
     delta_color="off",
     delta_arrow="off",
 )
 try:
-    head = ui.headline_for(paired, ctx, mask)
-    flips = ui.flips_for(paired, ctx, mask)
+    if exact is not None:
+        head, flips = exact.headline, exact.flips
+    else:
+        head = ui.headline_for(paired, ctx, mask)
+        flips = ui.flips_for(paired, ctx, mask)
 except MlqaError as e:
     st.error(md(e))
     st.stop()
@@ -97,6 +130,9 @@ with verdict_slot:
     alert = {"Regression": st.error, "Improvement": st.success}.get(comparison.verdict, st.info)
     alert(md(view.verdict_sentence(comparison.verdict, head, deltas)))
 st.dataframe(view.headline_frame(head), hide_index=True, width="stretch", key="cmp_headline")
+if exact is not None and outside is not None:
+    st.caption(external.exact_pairs_note(outside, exact) + " The verdict also weighs the slices "
+               "below, which are sampled.")  # fmt: skip
 label_noise_note(ctx, who=f"{ctx.name}'s errors")  # once reviews of the candidate exist
 st.plotly_chart(plots.forest_figure(head), key="cmp_forest", config={"displayModeBar": False})
 
@@ -123,7 +159,12 @@ n_pages = max(1, -(-total // ui.PAGE_SIZE))
 if ctx.options["fpage"] > n_pages:
     ctx.correct("fpage", n_pages, reason=f"there are {n_pages:,} pages of these rows")
 page_box.number_input(f"Page (of {n_pages:,})", 1, n_pages, **ctx.bind("fpage"))
-flip_page = ui.flip_page_for(paired, ctx, mask, kind, int(ctx.options["fpage"]) - 1)
+if pair is not None:
+    flip_page = external.exact_flip_page(
+        pair, ctx, kind, int(ctx.options["fpage"]) - 1, ui.PAGE_SIZE
+    )
+else:
+    flip_page = ui.flip_page_for(paired, ctx, mask, kind, int(ctx.options["fpage"]) - 1)
 st.dataframe(
     view.flip_frame(flip_page.frame),
     hide_index=True,
@@ -137,6 +178,9 @@ st.caption(
     if flip_page.total
     else "No such rows in this slice."
 )
+if exact is not None and outside is not None:
+    st.caption(f"Exact: the flip counts and these rows are read by {outside.engine_title} "
+               "from every pair.")  # fmt: skip
 
 # ---------------------------------------------------------------- where it got worse
 st.subheader("Where it got worse")
@@ -151,6 +195,8 @@ c2.selectbox(
 c3.number_input(
     "Significance level α (every test)", 0.001, 0.2, step=0.01, format="%.3f", **ctx.bind("alpha")
 )
+if exact is not None and outside is not None:
+    st.caption(external.paired_note(outside, paired, "This table of slices"))
 if deltas.frame.empty:
     st.info(f"No feature value has {count(deltas.min_size)} compared rows or more here.")
 else:
@@ -175,6 +221,8 @@ st.caption(
     "SliceLine (the Discover page's search) on the broken indicator: multi-feature slices "
     "where the candidate turned right answers wrong, ranked by score. Cached on disk."
 )
+if exact is not None and outside is not None:
+    st.caption(external.paired_note(outside, paired, "This search"))
 newly = None
 if ui.newly_ready(ctx):
     try:
@@ -213,6 +261,8 @@ if not ctx.read_only:
     save_left, save_right = st.columns(2)
     with save_left:
         ui.save_broken_form(ctx, paired, mask)
+        if exact is not None and outside is not None:
+            st.caption(external.paired_note(outside, paired, "The list of broken rows saved"))
     with save_right:
         ui.save_relative_form(ctx, paired)
 

@@ -7,11 +7,13 @@ from mlqa_debug.analyses.discovery.service import TreeTarget, default_features, 
 from mlqa_debug.errors import MlqaError
 from mlqa_debug.ui import discovery as ui
 from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.external import exact_note, sampled_note
 from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("discover", options=ui.discover_options, slice_box=False)
 predictions, dataset = ctx.predictions, ctx.name
+external = ctx.external  # an external dataset: the search counts every row on its engine
 features = list(default_features(predictions))
 usable = list(usable_features(predictions))
 
@@ -27,7 +29,10 @@ try:
             f"the first {len(features)}, which keeps them to seconds; choose others under Features."
         )
     params = ui.params_form(ctx, usable, features)
-    result = ui.run_discovery(predictions, params)  # None while the search runs
+    if external is not None:
+        result = ui.run_discovery_external(external, params)  # None while the search runs
+    else:
+        result = ui.run_discovery(predictions, params)
 except MlqaError as e:
     st.error(md(e))
     st.stop()
@@ -41,6 +46,8 @@ if result is not None:
         f"mean error {result.mean_error:.3g}."
         + (f" Left out: {md(', '.join(result.skipped))}." if result.skipped else "")
     )
+    if external is not None:
+        st.caption(exact_note(external) + " The slices, their rows and error rates are exact.")
 if result is not None and not result.slices:
     st.info("No slice scores above zero: try a higher α or a lower minimum support.")
 elif result is not None:
@@ -56,12 +63,14 @@ elif result is not None:
         on_select="rerun",
         selection_mode="points",
     )
-    ui.selected_slice_actions(predictions, result, dataset, key="tradeoff")
+    ui.selected_slice_actions(predictions, result, dataset, key="tradeoff", external=ctx.external)
 
 copy_link(ctx.link())
 
 st.divider()
 st.subheader("Error tree")
+if external is not None:
+    st.caption(sampled_note(external, "The error tree"))
 c1, c2, c3 = st.columns(3)
 depth = c1.slider("Depth", 1, 5, 3, key="tree_depth")
 leaf = c2.select_slider(

@@ -38,6 +38,7 @@ bound and the top K are those of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,9 +53,12 @@ from mlqa_debug.analyses.discovery.service import (
     DiscoveryParams,
     DiscoveryResult,
     _discovered,
+    _from_cache,
+    _to_cache,
     schema_default_features,
 )
 from mlqa_debug.analyses.discovery.sliceline import Cells, Extension, find_slices_from_counts
+from mlqa_debug.cache import DiskCache, cache_key
 from mlqa_debug.engines.aggregates import TableExpressions
 from mlqa_debug.engines.backend import Backend, Expr
 from mlqa_debug.engines.engine import AggregateEngine, Engine, NumpyEngine
@@ -65,7 +69,13 @@ from mlqa_debug.slicing.encoding import _iso, _round_significant, slice_value
 from mlqa_debug.slicing.terms import Value
 from mlqa_debug.types import Progress
 
-__all__ = ["FeatureCode", "discover_on"]
+__all__ = [
+    "FeatureCode",
+    "cached_discovery_on",
+    "discover_on",
+    "discover_on_cached",
+    "discovery_key_on",
+]
 
 MAX_CATEGORIES = 30
 """As :func:`~mlqa_debug.slicing.encoding.encode_features`' default."""
@@ -149,6 +159,56 @@ def discover_on(
     )
     columns = tuple(c.column for c in codes)
     return DiscoveryResult(slices, params, n_rows, mean_error, columns, skipped)
+
+
+def discovery_key_on(engine: AggregateEngine, params: DiscoveryParams | None = None) -> str:
+    """The cache key of :func:`discover_on`'s result on ``engine``.
+
+    The files' fingerprint (their names, sizes and modification times), the
+    resolved roles (a dataset registered again with another label is another
+    search) and every parameter; never the rows, which the key must not read.
+    """
+    params = params or DEFAULT_PARAMS
+    features = params.features or schema_default_features(engine.schema)
+    return cache_key(
+        "discovery-engine",
+        engine.name,
+        engine.table.fingerprint,
+        repr(engine.schema),
+        dataclasses.asdict(params),
+        features,
+    )
+
+
+def cached_discovery_on(
+    engine: AggregateEngine, params: DiscoveryParams | None = None, *, cache: DiskCache
+) -> DiscoveryResult | None:
+    """The search's result from the disk cache, or None when it has not run yet."""
+    params = params or DEFAULT_PARAMS
+    hit = cache.get_json(discovery_key_on(engine, params))
+    return None if hit is None else _from_cache(hit, params)
+
+
+def discover_on_cached(
+    engine: AggregateEngine,
+    params: DiscoveryParams | None = None,
+    *,
+    cache: DiskCache,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> DiscoveryResult:
+    """:func:`discover_on`, read from ``cache`` when it ran before and written there after.
+
+    A search over 10^8 rows takes minutes: the next visit, from any session, is instant.
+    A cancelled search raises :class:`~mlqa_debug.errors.Cancelled` and caches nothing.
+    """
+    params = params or DEFAULT_PARAMS
+    found = cached_discovery_on(engine, params, cache=cache)
+    if found is not None:
+        return found
+    result = discover_on(engine, params, progress=progress, cancelled=cancelled)
+    cache.put_json(discovery_key_on(engine, params), _to_cache(result))
+    return result
 
 
 # --------------------------------------------------------------------------- errors

@@ -34,8 +34,9 @@ from mlqa_debug.analyses.compare import (
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.cases.relative import build_relative_case
 from mlqa_debug.errors import MlqaError
-from mlqa_debug.slicing import Slice, parse_slice
+from mlqa_debug.slicing import Slice, parse_slice, slice_mask
 from mlqa_debug.stats.corrections import Correction
+from mlqa_debug.ui import compare_external as external
 from mlqa_debug.ui import serving, slice_state, state
 from mlqa_debug.ui.cases import cases_store, form_error, saved_message
 from mlqa_debug.ui.context import PageContext
@@ -124,6 +125,8 @@ def paired_or_stop(ctx: PageContext) -> PairedPredictions:
             )
         )
         st.stop()
+    if ctx.external is not None or ctx.second.external is not None:
+        return external.paired_samples_or_stop(ctx, external.engine_pair(ctx))
     try:
         return pair_predictions(ctx.predictions, ctx.second.predictions)
     except MlqaError as e:
@@ -142,9 +145,15 @@ def baseline_name(ctx: PageContext) -> str:
 
 
 def pair_mask(paired: PairedPredictions, ctx: PageContext) -> np.ndarray:
-    """The compared pairs inside the current slice."""
+    """The compared pairs inside the current slice.
+
+    The pairs of an external dataset's paired sample are not the page's rows (its
+    random sample): the slice is applied to the paired sample's candidate rows.
+    """
     if not ctx.slice.predicates:
         return np.ones(paired.n, dtype=bool)
+    if paired.candidate is not ctx.predictions:
+        return paired.pair_mask(slice_mask(paired.candidate, ctx.slice))
     return paired.pair_mask(ctx.mask)
 
 
@@ -348,11 +357,13 @@ def save_broken_form(ctx: PageContext, paired: PairedPredictions, mask: np.ndarr
     )
     with popover:
         if popover.open:
-            _broken_fields(ctx, ids, key, target)
+            _broken_fields(ctx, paired, ids, key, target)
     saved_message(key, target)
 
 
-def _broken_fields(ctx: PageContext, ids: list[Any], key: str, target: str) -> None:
+def _broken_fields(
+    ctx: PageContext, paired: PairedPredictions, ids: list[Any], key: str, target: str
+) -> None:
     if ctx.second is None:  # paired_or_stop made sure there is one
         return
     if st.session_state.get(f"{key}__target") != target:
@@ -373,7 +384,7 @@ def _broken_fields(ctx: PageContext, ids: list[Any], key: str, target: str) -> N
         key=f"{key}__save",
         on_click=_save_broken,
         args=(
-            ctx.second.predictions,
+            paired.baseline,  # the rows paired (an external dataset's paired sample)
             ids,
             ctx.name,
             ctx.second.name,

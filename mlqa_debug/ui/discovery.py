@@ -2,6 +2,8 @@
 
 The search and the error tree run as background jobs (:mod:`mlqa_debug.ui.background`):
 one per dataset and parameters, shared by every session, with progress and Cancel.
+On an external dataset the search runs on its engine over every row
+(:func:`run_discovery_external`); the tree needs the rows and grows on the sample.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from mlqa_debug.analyses.discovery.service import (
 )
 from mlqa_debug.analyses.discovery.tree import ErrorTree
 from mlqa_debug.cache import DiskCache
+from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.engines.discover import cached_discovery_on, discover_on_cached, discovery_key_on
 from mlqa_debug.jobs import Job, background_jobs
 from mlqa_debug.ui.background import job_result
 from mlqa_debug.ui.cases import save_case_form
@@ -68,11 +72,9 @@ NUMBERS = (
 )
 
 
-def _defaults(predictions: Predictions) -> dict[str, float]:
+def _defaults(n_rows: int) -> dict[str, float]:
     """The service's defaults in the page's units (support in % of rows, at least 20 rows)."""
-    support = max(
-        DEFAULTS.min_support * 100, round(100 * MIN_SUPPORT_ROWS / predictions.n_samples, 2)
-    )
+    support = max(DEFAULTS.min_support * 100, round(100 * MIN_SUPPORT_ROWS / max(n_rows, 1), 2))
     return {"alpha": DEFAULTS.alpha, "k": DEFAULTS.k, "level": DEFAULTS.max_level,
             "support": support, "bins": DEFAULTS.n_bins}  # fmt: skip
 
@@ -80,7 +82,8 @@ def _defaults(predictions: Predictions) -> dict[str, float]:
 def discover_options(ctx: PageContext) -> list[ViewOption[Any]]:
     """The Discover page's search parameters as view options (URL names, ranges, defaults)."""
     predictions = ctx.predictions
-    defaults = _defaults(predictions)
+    # an external dataset is searched over every row, so its 20 rows are of all of them
+    defaults = _defaults(ctx.external.n_rows if ctx.external else predictions.n_samples)
     measures = [m for m in ERROR_MEASURES if _measure_fits(predictions, m)]
     numbers = [  # kept in the link even at their defaults: a link pins the search it shows
         number(
@@ -179,6 +182,39 @@ def run_discovery(predictions: Predictions, params: DiscoveryParams) -> Discover
     )
 
 
+def run_discovery_external(table: ExternalTable, params: DiscoveryParams) -> DiscoveryResult | None:
+    """Discovery on the table's engine over every row; None while it runs.
+
+    Cached on disk by the files' fingerprint, the roles and the parameters. The job
+    holds the table's engine (one connection shared by the sessions) while it counts;
+    the page scripts do not wait on it: they poll the job like any other search.
+    """
+    ws = get_workspace()
+    cache = DiskCache(ws.cache_dir("discovery"))
+    key = f"discovery-external:{table.name}:{discovery_key_on(table.engine, params)}"
+    finished = background_jobs().get(key)  # just computed: say so, rather than "from the cache"
+    found = finished.result if finished is not None and finished.state == "done" else None
+    found = found or cached_discovery_on(table.engine, params, cache=cache)
+    if found is not None:
+        return found
+
+    def search(job: Job[DiscoveryResult]) -> DiscoveryResult:
+        job.report(f"waiting for {table.engine_title}", None)
+        with table.locked() as engine:
+            return discover_on_cached(
+                engine, params, cache=cache, progress=job.report, cancelled=job.cancelled
+            )
+
+    return job_result(
+        key,
+        search,
+        what="the search",
+        name="discover_job",
+        wait=WAIT_SECONDS,
+        describe=lambda e: without_paths(e, ws),
+    )
+
+
 def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
     rows = []
     for rank, d in enumerate(result.slices, start=1):
@@ -201,9 +237,17 @@ def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
 
 
 def selected_slice_actions(
-    predictions: Predictions, result: DiscoveryResult, dataset: str, *, key: str
+    predictions: Predictions,
+    result: DiscoveryResult,
+    dataset: str,
+    *,
+    key: str,
+    external: ExternalTable | None = None,
 ) -> None:
-    """After a point is clicked in the chart: its slice with a link to the Slices page."""
+    """After a point is clicked in the chart: its slice with a link to the Slices page.
+
+    On an external dataset a case saved from here records the engine's exact value.
+    """
     event = st.session_state.get(key)
     points = getattr(getattr(event, "selection", None), "points", None) or []
     if not points:
@@ -212,7 +256,9 @@ def selected_slice_actions(
     rank = int(points[0]["customdata"][0])
     chosen = result.slices[rank].slice
     open_slice_link(dataset, chosen, label=f"Open #{rank + 1} on Slices: {chosen.text}")
-    save_case_form(predictions, slice=chosen, source_page="discover", key="discover_case")
+    save_case_form(
+        predictions, slice=chosen, source_page="discover", key="discover_case", external=external
+    )
 
 
 def error_tree(
