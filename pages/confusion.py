@@ -137,7 +137,7 @@ if threshold is not None:
     )
     st.subheader(f"Precision and recall{at}")
     if external:
-        st.caption(sampled_note(external, "Precision and recall at this threshold"))
+        st.caption(sampled_note(external, "This precision and recall table"))
     left, right = st.columns([1, 2])
     left.dataframe(cf.threshold_frame(scored))
     right.plotly_chart(plots.pr_curve_figure(curves, points=scored), key="pr")

@@ -64,6 +64,7 @@ from mlqa_debug.cases import (
     resolve_cases_dir,
     resolve_metric,
 )
+from mlqa_debug.cases.build import measurement_of
 from mlqa_debug.cases.export import export_cases, write_junit
 from mlqa_debug.cases.relative import build_relative_case, threshold_for_margin
 from mlqa_debug.cli.common import (
@@ -76,11 +77,12 @@ from mlqa_debug.cli.common import (
     roles_from_args,
     uses_loader,
 )
+from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.engines import Engine, NumpyEngine, check_cases_on, open_engine
 from mlqa_debug.errors import CaseError, MlqaError
 from mlqa_debug.history import record_check, resolve_history_dir
-from mlqa_debug.slicing import parse_slice
+from mlqa_debug.slicing import Slice, parse_slice
 
 if TYPE_CHECKING:
     from mlqa_debug.data.predictions import Predictions
@@ -248,6 +250,18 @@ def _load(target: str, args: argparse.Namespace) -> Predictions:
     return load_dataset_or_file(target, args)
 
 
+def _external_table(target: str, args: argparse.Namespace) -> ExternalTable | None:
+    """The external dataset ``target`` names (engine and sample), or None for any other."""
+    if is_file_target(target) or Path(target).exists():
+        return None
+    ws = Workspace(args.workspace)
+    try:
+        entry = ws.entry(target)
+    except MlqaError:
+        return None  # not a dataset name: _load says what it is
+    return None if entry.external is None else ws.open_external(target)
+
+
 def _load_baseline(target: str, args: argparse.Namespace, flag: str) -> Predictions:
     """The baseline table of ``flag``; an error says it is the baseline that failed."""
     try:
@@ -280,18 +294,25 @@ def cmd_case_add(args: argparse.Namespace) -> int:
         raise CaseError("--column and --reference belong to a quality case (--quality CHECK)")
     if args.relative_to is not None or args.margin is not None:
         return _add_relative(args)
-    predictions = _load(args.dataset, args)
+    external = _external_table(args.dataset, args)
+    predictions = _load(args.dataset, args) if external is None else external.sample
     ids = None if args.ids is None else [v.strip() for v in args.ids.split(",") if v.strip()]
     if ids is not None and args.metric not in (None, N_WRONG):
         raise CaseError(f"an example set (--ids) is checked by {N_WRONG}; drop --metric")
     metric = N_WRONG if ids is not None else args.metric or default_metric(predictions)
     if ids is None:
         metric = resolve_metric(metric, predictions)
+    where = None if args.where is None else parse_slice(args.where)
+    baseline = None
+    if external is not None and ids is None:  # measured by the engine over every row
+        report = external.slice_report(where or Slice())
+        baseline = measurement_of(report.slice, metric)
     new = build_case(
         predictions,
         name=args.name,
-        where=None if args.where is None else parse_slice(args.where),
+        where=where,
         ids=ids,
+        baseline=baseline,
         metric=metric,
         threshold=_threshold(args, metric),
         note=args.note,

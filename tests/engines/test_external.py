@@ -163,3 +163,19 @@ def test_registered_on_spark(files: Path, workspace: Workspace) -> None:
     entry = workspace.add_external(files, name="logs", engine="spark")
     assert entry.external is not None and entry.external.engine == "spark"
     assert entry.external.rows == N_ROWS
+
+
+def test_case_add_and_check_on_an_external_name_measure_every_row(
+    files: Path,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workspace.add_external(files, name="logs")
+    monkeypatch.setenv(ENV_SAMPLE_ROWS, "1000")  # the sample's count would differ
+    north = int((logs_frame()[REGION] == "north").sum())
+    code, out, _ = _cli(["case", "add", "logs", "--name", "north", "--where", NORTH], capsys)
+    assert code == 0 and f"on {north:,} rows" in out
+    code, out, _ = _cli(["check", "logs", "--json"], capsys)
+    (result,) = json.loads(out)["results"]
+    assert code == 0 and result["status"] == "pass" and result["rows"] == north
