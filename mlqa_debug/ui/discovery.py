@@ -9,6 +9,7 @@ On an external dataset the search runs on its engine over every row
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ from mlqa_debug.analyses.discovery.tree import ErrorTree
 from mlqa_debug.cache import DiskCache
 from mlqa_debug.data.external import ExternalTable
 from mlqa_debug.data.predictions import Predictions
+from mlqa_debug.data.workspace import Workspace
 from mlqa_debug.engines.discover import cached_discovery_on, discover_on_cached, discovery_key_on
 from mlqa_debug.jobs import Job, background_jobs
 from mlqa_debug.ui.background import job_result
@@ -172,6 +174,13 @@ def run_discovery(predictions: Predictions, params: DiscoveryParams) -> Discover
             predictions, params, cache=cache, progress=job.report, cancelled=job.cancelled
         )
 
+    return _search_job(key, search, ws)
+
+
+def _search_job(
+    key: str, search: Callable[[Job[DiscoveryResult]], DiscoveryResult], ws: Workspace
+) -> DiscoveryResult | None:
+    """The search's result once its background job is done; None (progress shown) until then."""
     return job_result(
         key,
         search,
@@ -205,14 +214,7 @@ def run_discovery_external(table: ExternalTable, params: DiscoveryParams) -> Dis
                 engine, params, cache=cache, progress=job.report, cancelled=job.cancelled
             )
 
-    return job_result(
-        key,
-        search,
-        what="the search",
-        name="discover_job",
-        wait=WAIT_SECONDS,
-        describe=lambda e: without_paths(e, ws),
-    )
+    return _search_job(key, search, ws)
 
 
 def results_frame(result: DiscoveryResult, dataset: str) -> pd.DataFrame:
