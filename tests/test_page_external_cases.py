@@ -103,7 +103,7 @@ def test_confusion_page_counts_every_row(
         assert sorted(pairs["overall count"]) == sorted(overall.counts[off])
     notes = captions(at)
     assert EXACT in notes
-    assert "Precision and recall at this threshold is sampled" in notes
+    assert "This precision and recall table is sampled" in notes
     assert f"computed on {SAMPLE_ROWS:,} of the {N_ROWS:,} rows" in notes
 
 
