@@ -12,13 +12,13 @@ from mlqa_debug.stats import figures as plots
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
 from mlqa_debug.ui.cases import save_case_form
-from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.context import draw_navigation, open_page
 from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.external import exact_note, exact_slice_report, sampled_note
 from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.widgets import copy_link
 
-ctx = open_page("slices")
+ctx = open_page("slices", navigation="late")
 predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
 
 # The builder and chips sit above the numbers but are drawn after them: the browser
@@ -47,6 +47,7 @@ top[1].metric(
 top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
 top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
+draw_navigation()  # after the numbers: a slice change paints them sooner
 if external:
     st.caption(exact_note(external) if report.overall.n == external.n_rows else "")
 with controls:

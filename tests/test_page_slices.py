@@ -137,3 +137,18 @@ def test_the_examples_page_goes_back_to_the_first_when_the_slice_changes(
     assert not at.exception
     assert at.number_input(key="ex_page").value == 1
     assert at.caption[-1].value == f"Rows 1–50 of {rows}"
+
+
+@pytest.mark.parametrize("params", [{"ds": "loans", "slice": "age < 30"}, {}, {"ds": "nope"}])
+def test_the_navigation_is_drawn_after_the_numbers_and_on_every_stop(
+    page_runner, params: dict[str, str]
+) -> None:
+    """The Slices page draws its sidebar links late (open_page(navigation="late")): after
+    the row count, and also when the page stops early (no dataset, a bad one)."""
+    at = page_runner("slices")(**params)
+    assert not at.exception
+    links = " ".join(m.value for m in at.sidebar.markdown)
+    for title in ("Slices", "Confusion", "Compare", "Cases"):
+        assert f"[{title}](" in links
+    if params.get("ds") == "loans":
+        assert "slice=age" in links  # the links carry the slice

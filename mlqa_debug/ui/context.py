@@ -15,9 +15,10 @@ Pages never read ``st.query_params`` themselves.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import streamlit as st
@@ -155,6 +156,25 @@ class PageContext:
         return {"key": option.session_key, "on_change": write_option, "args": (option,), **extra}
 
 
+_pending = threading.local()
+"""The navigation a page has not drawn yet (``open_page(navigation="late")``), per script thread."""
+
+
+def _stop() -> NoReturn:
+    """Stop the page, with its navigation drawn first if it was left for later."""
+    draw_navigation()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
+
+
+def draw_navigation() -> None:
+    """Draw the sidebar's page links if ``open_page`` left them for later (else nothing)."""
+    draw = getattr(_pending, "draw", None)
+    _pending.draw = None
+    if draw is not None:
+        draw()
+
+
 def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
     try:
         entry = ws.entry(name)
@@ -162,7 +182,7 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
         predictions = state.load_dataset(ws, name) if table is None else table.sample
     except MlqaError as e:
         st.error(md(f"{role} {name!r} cannot be loaded: {without_paths(e, ws)}"))
-        st.stop()
+        _stop()
     return Dataset(name, entry, predictions, table)
 
 
@@ -184,7 +204,7 @@ def _reference_table(ctx: PageContext) -> None:
         return
     st.info(f"{about} This page needs a model's predictions.", icon=":material/info:")
     page_link("quality", {}, label="Open the Data quality page", icon=":material/fact_check:")
-    st.stop()
+    _stop()
 
 
 def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) -> Dataset | None:
@@ -199,7 +219,7 @@ def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) ->
     if name is None:
         if need == "required":
             st.info("Choose the dataset to compare with (the link's `vs` parameter).")
-            st.stop()
+            _stop()
         return None
     return _load(ws, name, role="The second dataset")
 
@@ -231,6 +251,7 @@ def open_page(
     second_default: bool = True,
     slice_box: bool = True,
     heading: str | None = None,
+    navigation: Literal["first", "late"] = "first",
 ) -> PageContext:
     """Set a page up from its URL; stops the page with a message when it cannot be shown.
 
@@ -242,6 +263,13 @@ def open_page(
     ``second_default`` a link without ``vs`` opens with no second dataset rather than
     the dataset's default baseline. With ``slice_box`` the slice text box is drawn
     under the title; ``heading`` replaces the title (the page's name in the navigation).
+
+    ``navigation="late"``: the sidebar's page links (their place is kept, at the top
+    of the sidebar) are drawn when the page calls :func:`draw_navigation`, after its
+    headline numbers. Every page link changes with the slice, and the browser paints
+    a rerun's first numbers only after it has applied the messages before them, so
+    the pages timed on a slice change send their numbers first (or when the page
+    stops, whichever comes first).
     """
     title = state.page_title(page)
     st.set_page_config(page_title=f"{title} · mlqa-debug", page_icon="🔎", layout="wide")
@@ -249,18 +277,24 @@ def open_page(
     nav_slot = st.sidebar.container()
     st.title(heading or title)  # first, so a message about the link reads under it
     name = state.dataset_picker(ws)
+
+    def draw() -> None:
+        with nav_slot:
+            state.navigation({k: raw_param(k) for k in CARRIED} | {DS_PARAM: name})
+
+    _pending.draw = draw  # drawn below, or by the page (late), or when it stops
     ctx = PageContext(page=page, workspace=ws, dataset=None, read_only=serving.read_only())
     if ctx.read_only:
         st.sidebar.caption(serving.READ_ONLY_BANNER)
     if name is not None:
         ctx.dataset = _load(ws, name, role="Dataset")
         state.check_fingerprint(name, ctx.dataset.predictions)
-    with nav_slot:
-        state.navigation({k: raw_param(k) for k in CARRIED} | {DS_PARAM: name})
+    if navigation == "first":
+        draw_navigation()
     if ctx.dataset is None:
         if dataset == "required":
             st.info("Choose a dataset in the sidebar to begin.")
-            st.stop()
+            _stop()
         return ctx
     if ctx.dataset.entry.reference_only:
         _reference_table(ctx)
