@@ -21,13 +21,13 @@ from mlqa_debug.ui.confusion import (
     row_picked,
     url_widget,
 )
-from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.context import draw_navigation, open_page
 from mlqa_debug.ui.external import exact_note, sampled_note
 from mlqa_debug.ui.residuals import regression_view
 from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link, open_slice_link
 
-ctx = open_page("confusion", options=confusion_options)
+ctx = open_page("confusion", options=confusion_options, navigation="late")
 predictions, current, mask, dataset = ctx.predictions, ctx.slice, ctx.mask, ctx.name
 schema = predictions.schema
 external = ctx.external  # an external dataset: counts over every row from its engine
@@ -38,6 +38,7 @@ if current.predicates:
         st.warning("No rows match this slice.")
 
 if not schema.is_classification:
+    draw_navigation()
     regression_view(ctx)
     st.stop()
 
@@ -65,6 +66,7 @@ rate = f"{percent(in_slice.error_rate)} error rate" if in_slice.n_samples else N
 top[1].metric(f"Errors in slice{at}", count(in_slice.n_errors), rate, **off)
 top[2].metric(f"Overall error rate{at}", percent(overall.error_rate))
 top[3].metric("Classes", f"{len(classes)}")
+draw_navigation()  # after the numbers: a slice change paints them sooner
 if external:
     what = "The matrices, the pairs table and these numbers"
     st.caption(exact_note(external) if exact is not None else sampled_note(external, what))
