@@ -7,6 +7,7 @@ numpy path on the whole tables, which these tests compute for comparison.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,6 +55,16 @@ def old(logs: Path, tmp_path: Path) -> Path:
     return tmp_path / "logs_old-files"
 
 
+def _searched(at, tables: int = 1):
+    """The page once its background work has drawn ``tables`` tables (the results, then the
+    error tree): the page waits 3 s for each, a loaded CI machine may take longer."""
+    deadline = time.monotonic() + 120
+    while len(at.dataframe) < tables and not at.exception and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
 def _captions(at) -> str:
     return " ".join(shown(c.value) for c in at.caption)
 
@@ -62,7 +73,7 @@ def _captions(at) -> str:
 
 
 def test_discover_finds_the_slices_of_every_row(page_runner, logs: Path, tmp_path: Path) -> None:
-    at = page_runner("discover")(ds="logs", **SEARCH)
+    at = _searched(page_runner("discover")(ds="logs", **SEARCH), tables=2)
     assert not at.exception and not at.error
     results = at.dataframe[0].value
     params = DiscoveryParams(alpha=0.95, k=8, max_level=2, min_support=0.01, n_bins=5)
@@ -82,7 +93,7 @@ def test_discover_finds_the_slices_of_every_row(page_runner, logs: Path, tmp_pat
 def test_discover_inside_a_slice_links_and_caches(
     page_runner, workspace: Workspace, logs: Path, tmp_path: Path
 ) -> None:
-    at = page_runner("discover")(ds="logs", slice="age >= 40", **SEARCH)
+    at = _searched(page_runner("discover")(ds="logs", slice="age >= 40", **SEARCH))
     assert not at.exception and not at.error
     results = at.dataframe[0].value
     assert results["slice"].str.contains("age >= 40", regex=False).all()
