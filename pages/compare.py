@@ -12,14 +12,14 @@ from mlqa_debug.analyses.compare import figures as plots
 from mlqa_debug.analyses.compare import view
 from mlqa_debug.analyses.compare.report import Comparison
 from mlqa_debug.analyses.compare.summary import review_markdown
-from mlqa_debug.errors import MlqaError, SliceError
+from mlqa_debug.errors import MlqaError
 from mlqa_debug.stats import count, percent
 from mlqa_debug.ui import compare as ui
 from mlqa_debug.ui import compare_external as external
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.context import open_page
 from mlqa_debug.ui.labels import label_noise_note
-from mlqa_debug.ui.text import md, without_paths
+from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link
 
 ctx = open_page("compare", options=ui.compare_options, second="optional", slice_box=False)
@@ -35,19 +35,7 @@ baseline_name, regression_task = ui.baseline_name(ctx), paired.task == "regressi
 second = ctx.second
 assert second is not None  # paired_or_stop stops a page without a baseline
 outside = ctx.external or second.external
-pair = external.engine_pair(ctx) if outside is not None else None
-exact = None
-if pair is not None:
-    try:
-        with st.spinner(f"Joining both tables by id on {outside.engine_title}…", show_time=True):
-            exact = external.exact_comparison(pair, ctx)
-    except SliceError as e:
-        st.info(md(f"{e}: choose another slice."))
-        copy_link(ctx.link())
-        st.stop()
-    except MlqaError as e:
-        st.error(md(without_paths(e, ctx.workspace)))
-        st.stop()
+pair, exact = external.exact_or_stop(ctx)
 st.caption(
     md(
         f"Candidate {ctx.name!r} (fingerprint {ctx.predictions.short_fingerprint}) against "

@@ -21,10 +21,11 @@ from mlqa_debug.analyses.compare import FlipPage, PairedPredictions, pair_predic
 from mlqa_debug.data.external import ExternalTable, sample_rows_from_env
 from mlqa_debug.engines.compare import EngineComparison, compare_on
 from mlqa_debug.engines.compare_rows import EnginePair, flip_page_on, pair_engines, paired_sample
-from mlqa_debug.errors import MlqaError
+from mlqa_debug.errors import MlqaError, SliceError
 from mlqa_debug.slicing import Slice
 from mlqa_debug.ui.context import PageContext
 from mlqa_debug.ui.text import md, without_paths
+from mlqa_debug.ui.widgets import copy_link
 
 __all__ = [
     "MIN_PAIRED_SHARE",
@@ -32,6 +33,7 @@ __all__ = [
     "engine_pair",
     "exact_comparison",
     "exact_flip_page",
+    "exact_or_stop",
     "exact_pairs_note",
     "paired_note",
     "paired_samples_or_stop",
@@ -154,6 +156,31 @@ def _sampled_pairs(
 
 
 # --------------------------------------------------------------------------- exact parts
+
+
+def exact_or_stop(ctx: PageContext) -> tuple[EnginePair | None, EngineComparison | None]:
+    """The pair and its exact comparison when both tables are external on one engine.
+
+    ``(None, None)`` otherwise. A slice the engine cannot compute, or a failed join,
+    stops the page with the message (and the view's link for a slice).
+    """
+    pair = engine_pair(ctx)
+    if pair is None:
+        return None, None
+    assert ctx.external is not None  # a pair means both tables are external
+    try:
+        with st.spinner(
+            f"Joining both tables by id on {ctx.external.engine_title}…", show_time=True
+        ):
+            return pair, exact_comparison(pair, ctx)
+    except SliceError as e:
+        st.info(md(f"{e}: choose another slice."))
+        copy_link(ctx.link())
+        st.stop()
+    except MlqaError as e:
+        st.error(md(without_paths(e, ctx.workspace)))
+        st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
 
 
 def exact_comparison(pair: EnginePair, ctx: PageContext) -> EngineComparison:
