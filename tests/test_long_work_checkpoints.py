@@ -126,7 +126,12 @@ def test_the_error_tree_is_the_same_with_callbacks_and_stops_when_cancelled(
         )
 
 
-def test_shap_runner_stops_per_batch_and_keeps_what_it_computed(tmp_path: Path) -> None:
+def test_shap_runner_stops_per_batch_and_keeps_what_it_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small batches, so the table takes more than the two the cancel switch lets through
+    # (batch sizes follow measured speed: on a quick run two batches took every row)
+    monkeypatch.setattr("mlqa_debug.analyses.explain.runner.MAX_BATCH", 32)
     predictions, model = fitted_dataset(tmp_path, LogisticRegression(max_iter=500))
     rows = np.arange(predictions.n_samples)
     cache = tmp_path / "shap"
