@@ -25,10 +25,14 @@ def csv_download(
     label: str = "Download as CSV",
     index: bool = False,
 ) -> None:
-    """A download button for ``frame`` as CSV with spreadsheet formulas made inert."""
+    """A download button for ``frame`` as CSV with spreadsheet formulas made inert.
+
+    The CSV is written when the button is clicked (Streamlit's deferred data), not
+    on every rerun: a slice change would otherwise pay for files nobody takes.
+    """
     st.download_button(
         label,
-        safe_csv(frame, index=index),
+        lambda: safe_csv(frame, index=index),
         file_name,
         "text/csv",
         key=key,

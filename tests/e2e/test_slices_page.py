@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -82,3 +83,23 @@ def test_tampered_url_shows_a_message(server, page: Page) -> None:
         )
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator("img[src=x]").count() == 0
+
+
+def test_csv_downloads_are_written_on_click(server, page: Page) -> None:
+    """The breakdown and examples CSVs are built when clicked (deferred), for the slice shown."""
+    where = urllib.parse.quote("employment == 'gig'")
+    page.goto(f"{server.url}/slices?ds=loans&slice={where}")
+    wait_for_run(page)
+    expect(page.locator('[data-testid="stMetric"]').first).to_contain_text("1,002")
+    buttons = page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download as CSV")
+    expect(buttons).to_have_count(2)
+    files = []
+    for i in range(2):
+        with page.expect_download(timeout=15_000) as download:
+            buttons.nth(i).click()
+        files.append(Path(download.value.path()).read_text())
+    breakdown, examples = files
+    assert breakdown.splitlines()[0].startswith("feature,") and "error rate" in breakdown
+    examples_rows = examples.splitlines()
+    assert len(examples_rows) == 51  # the header and the first page of 50 rows
+    assert all(",gig," in row for row in examples_rows[1:])  # the slice's rows only

@@ -23,12 +23,12 @@ AGE = "-age"  # a feature name: a cell of the breakdown, a header of the example
 
 @pytest.fixture
 def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The data of each ``st.download_button`` a page draws, by its key."""
+    """The data of each ``st.download_button`` a page draws, by its key (deferred data called)."""
     seen: dict[str, str] = {}
     original = st.download_button
 
-    def record(label: str, data: str, *args: object, key: str, **kwargs: object) -> bool:
-        seen[key] = data
+    def record(label: str, data: object, *args: object, key: str, **kwargs: object) -> bool:
+        seen[key] = data() if callable(data) else data
         return original(label, data, *args, key=key, **kwargs)
 
     monkeypatch.setattr(st, "download_button", record)
