@@ -47,6 +47,11 @@ top[1].metric(
 top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
 top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
 st.caption(difference_text(report))
+# Compute the rest before drawing it: the browser paints the numbers meanwhile, rather
+# than after a burst of the sidebar's links, the builder and the tables behind them.
+table = report_frame(report)
+rates = plots.error_rate_bars(report)
+breakdown = feature_breakdown(predictions, mask)
 draw_navigation()  # after the numbers: a slice change paints them sooner
 if external:
     st.caption(exact_note(external) if report.overall.n == external.n_rows else "")
@@ -56,12 +61,11 @@ with controls:
     predicate_chips(current)
 label_noise_note(ctx)  # confirmed label noise, once reviews exist (Labels page)
 
-table = report_frame(report)
 left, right = st.columns([3, 2])
 with left:
     st.table(table)  # a dozen formatted numbers: static HTML, no grid to mount per change
 with right:
-    st.plotly_chart(plots.error_rate_bars(report), key="rates", config={"displayModeBar": False})
+    st.plotly_chart(rates, key="rates", config={"displayModeBar": False})
 
 copy_link(ctx.link())
 save_case_form(
@@ -71,7 +75,6 @@ save_case_form(
 st.subheader("Where the slice departs from the overall error rate")
 if external:
     st.caption(sampled_note(external, "This breakdown"))
-breakdown = feature_breakdown(predictions, mask)
 if breakdown.empty:
     st.info("No feature values inside this slice.")
 else:
