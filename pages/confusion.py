@@ -66,25 +66,12 @@ rate = f"{percent(in_slice.error_rate)} error rate" if in_slice.n_samples else N
 top[1].metric(f"Errors in slice{at}", count(in_slice.n_errors), rate, **off)
 top[2].metric(f"Overall error rate{at}", percent(overall.error_rate))
 top[3].metric("Classes", f"{len(classes)}")
-draw_navigation()  # after the numbers: a slice change paints them sooner
-if external:
-    what = "The matrices, the pairs table and these numbers"
-    st.caption(exact_note(external) if exact is not None else sampled_note(external, what))
-
-c1, c2, c3 = st.columns([2, 2, 1])
-norm = url_widget(ctx, c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
-                  format_func=NORM_LABELS.get)  # fmt: skip
-compare = st.session_state["compare"]
-if current.predicates:
-    url_widget(ctx, c2.radio, "Compare the slice", "compare", options=list(COMPARES),
-               horizontal=True, format_func=COMPARES.get)  # fmt: skip
+# Compute what the rest of the page shows before drawing it: the browser paints the
+# numbers meanwhile, rather than after a burst of links, widgets and charts. The view
+# options are read from the session (open_page resolved them); the widgets drawn
+# below hold the same values.
+norm, compare = st.session_state["norm"], st.session_state["compare"]
 many = many_classes(predictions)
-if many:
-    help_ = "Classes of the most confused pairs; the rest fold into 'other'."
-    url_widget(
-        ctx, c3.number_input, "Classes shown", "top", min_value=2, max_value=len(classes),
-        help=help_,
-    )  # fmt: skip
 n_shown = int(st.session_state["top"]) if many else len(classes)
 shown, shown_overall = cf.fold_top(in_slice, overall, n=n_shown)
 pair_token = st.session_state.get("pair")
@@ -93,26 +80,52 @@ pairs = cf.confused_pairs(
     in_slice, reference=overall if current.predicates else None, limit=MAX_PAIRS
 )
 tokens = cf.pair_tokens(pairs, classes)
+heat = partial(plots.confusion_heatmap, normalize=NORMS[norm], selected=pair)
+if not current.predicates:
+    figures = {"all": heat(shown, title="All rows", what="all rows")}
+elif compare == "diff":
+    diff = plots.difference_heatmap(shown, shown_overall, normalize=NORMS[norm], selected=pair)
+    figures = {"diff": diff}
+else:
+    figures = {
+        "slice": heat(shown, reference=shown_overall, title="Slice"),
+        "overall": heat(shown_overall, title="Overall", what="all rows"),
+    }
+if threshold is not None:
+    scored, curves = cf.threshold_report(
+        predictions, mask if current.predicates else None, threshold=threshold
+    )
+    pr_table, pr_figure = cf.threshold_frame(scored), plots.pr_curve_figure(curves, points=scored)
+
+draw_navigation()  # after the numbers: a slice change paints them sooner
+if external:
+    what = "The matrices, the pairs table and these numbers"
+    st.caption(exact_note(external) if exact is not None else sampled_note(external, what))
+
+c1, c2, c3 = st.columns([2, 2, 1])
+url_widget(ctx, c1.radio, "Cells show", "norm", options=list(NORMS), horizontal=True,
+           format_func=NORM_LABELS.get)  # fmt: skip
+if current.predicates:
+    url_widget(ctx, c2.radio, "Compare the slice", "compare", options=list(COMPARES),
+               horizontal=True, format_func=COMPARES.get)  # fmt: skip
+if many:
+    help_ = "Classes of the most confused pairs; the rest fold into 'other'."
+    url_widget(
+        ctx, c3.number_input, "Classes shown", "top", min_value=2, max_value=len(classes),
+        help=help_,
+    )  # fmt: skip
 
 
-def draw(where, figure, name):
+def draw(where, name):
     key = f"cm_{name}_{pair_token}_{norm}_{compare}_{threshold}_{n_shown}"
-    where.plotly_chart(figure, key=key, on_select=partial(cell_clicked, key, classes),
+    where.plotly_chart(figures[name], key=key, on_select=partial(cell_clicked, key, classes),
                        selection_mode="points", config={"displayModeBar": False})  # fmt: skip
 
 
-heat = partial(plots.confusion_heatmap, normalize=NORMS[norm], selected=pair)
-if not current.predicates:
-    left, right = st.columns(2)
-    draw(left, heat(shown, title="All rows", what="all rows"), "all")
-elif compare == "diff":
-    left, right = st.columns(2)
-    figure = plots.difference_heatmap(shown, shown_overall, normalize=NORMS[norm], selected=pair)
-    draw(left, figure, "diff")
-else:
-    left, right = st.columns(2)
-    draw(left, heat(shown, reference=shown_overall, title="Slice"), "slice")
-    draw(right, heat(shown_overall, title="Overall", what="all rows"), "overall")
+left, right = st.columns(2)
+for where, name in zip((left, right), figures, strict=False):
+    draw(where, name)
+if len(figures) == 2:
     right = st.container()
 folded = f" {len(classes) - n_shown} classes fold into 'other'." if shown.is_folded else ""
 left.caption(f"Click a cell to see its examples below.{folded}")
@@ -134,15 +147,12 @@ with right:
         )  # fmt: skip
 
 if threshold is not None:
-    scored, curves = cf.threshold_report(
-        predictions, mask if current.predicates else None, threshold=threshold
-    )
     st.subheader(f"Precision and recall{at}")
     if external:
         st.caption(sampled_note(external, "This precision and recall table"))
     left, right = st.columns([1, 2])
-    left.dataframe(cf.threshold_frame(scored))
-    right.plotly_chart(plots.pr_curve_figure(curves, points=scored), key="pr")
+    left.dataframe(pr_table)
+    right.plotly_chart(pr_figure, key="pr")
 
 st.subheader("Examples")
 if external:
