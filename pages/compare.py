@@ -17,12 +17,14 @@ from mlqa_debug.stats import count, percent
 from mlqa_debug.ui import compare as ui
 from mlqa_debug.ui import compare_external as external
 from mlqa_debug.ui import slice_state
-from mlqa_debug.ui.context import open_page
+from mlqa_debug.ui.context import draw_navigation, open_page, stop_page
 from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.text import md
 from mlqa_debug.ui.widgets import copy_link
 
-ctx = open_page("compare", options=ui.compare_options, second="optional", slice_box=False)
+ctx = open_page(
+    "compare", options=ui.compare_options, second="optional", slice_box=False, navigation="late"
+)
 left, right = st.columns([1, 3])
 with left:
     ui.baseline_picker(ctx)
@@ -66,7 +68,7 @@ if not mask.any():
     )
     st.info(f"No compared row{sample}: choose another slice.")
     copy_link(ctx.link())
-    st.stop()
+    stop_page()
 
 # ---------------------------------------------------------------- verdict and headline
 verdict_slot = st.empty()  # filled once the slices are compared: the numbers paint first
@@ -87,7 +89,7 @@ try:
         flips = ui.flips_for(paired, ctx, mask)
 except MlqaError as e:
     st.error(md(e))
-    st.stop()
+    stop_page()
 primary = head.primary
 name = view.lower_label(primary.label)
 cols[1].metric(f"Baseline {name}", view.value_text(primary.baseline, primary.metric))
@@ -101,7 +103,7 @@ try:
     deltas = ui.deltas_for(paired, ctx, mask)
 except MlqaError as e:
     st.error(md(e))
-    st.stop()
+    stop_page()
 comparison = Comparison(
     paired=paired,
     where=ctx.slice,
@@ -114,6 +116,15 @@ comparison = Comparison(
     baseline_name=baseline_name,
 )
 cols[3].metric("Verdict", comparison.verdict)
+# Compute the charts and tables below before drawing them: the browser paints the numbers
+# meanwhile, rather than after a burst of links, tables and charts.
+forest = plots.forest_figure(head)
+deltas_table = (
+    None
+    if deltas.frame.empty
+    else view.deltas_frame(deltas, here=ui.here_link(ctx), on_slices=ui.slices_link(ctx))
+)
+draw_navigation()  # after the numbers: a slice change paints them sooner
 with verdict_slot:
     alert = {"Regression": st.error, "Improvement": st.success}.get(comparison.verdict, st.info)
     alert(md(view.verdict_sentence(comparison.verdict, head, deltas)))
@@ -122,7 +133,7 @@ if exact is not None and outside is not None:
     st.caption(external.exact_pairs_note(outside, exact) + " The verdict also weighs the slices "
                "below, which are sampled.")  # fmt: skip
 label_noise_note(ctx, who=f"{ctx.name}'s errors")  # once reviews of the candidate exist
-st.plotly_chart(plots.forest_figure(head), key="cmp_forest", config={"displayModeBar": False})
+st.plotly_chart(forest, key="cmp_forest", config={"displayModeBar": False})
 
 # ---------------------------------------------------------------- flips
 st.subheader("Flips")
@@ -185,10 +196,10 @@ c3.number_input(
 )
 if exact is not None and outside is not None:
     st.caption(external.paired_note(outside, paired, "This table of slices"))
-if deltas.frame.empty:
+if deltas_table is None:
     st.info(f"No feature value has {count(deltas.min_size)} compared rows or more here.")
 else:
-    table = view.deltas_frame(deltas, here=ui.here_link(ctx), on_slices=ui.slices_link(ctx))
+    table = deltas_table
     slices = list(deltas.frame["slice"])
     st.dataframe(
         table,

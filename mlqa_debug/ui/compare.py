@@ -39,7 +39,7 @@ from mlqa_debug.stats.corrections import Correction
 from mlqa_debug.ui import compare_external as external
 from mlqa_debug.ui import serving, slice_state, state
 from mlqa_debug.ui.cases import cases_store, form_error, saved_message
-from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.context import PageContext, stop_page
 from mlqa_debug.ui.links import DS_PARAM, SLICE_PARAM, VS_PARAM, page_url
 from mlqa_debug.ui.options import ViewOption, choice, flag, number, write_param
 from mlqa_debug.ui.text import md, without_paths
@@ -116,7 +116,7 @@ def paired_or_stop(ctx: PageContext) -> PairedPredictions:
                 "model on the same examples."
             )
         )
-        st.stop()
+        stop_page()
     if ctx.second.name == ctx.name:
         st.error(
             md(
@@ -124,7 +124,7 @@ def paired_or_stop(ctx: PageContext) -> PairedPredictions:
                 "to compare with."
             )
         )
-        st.stop()
+        stop_page()
     if ctx.external is not None or ctx.second.external is not None:
         return external.paired_samples_or_stop(ctx, external.engine_pair(ctx))
     try:
@@ -136,7 +136,7 @@ def paired_or_stop(ctx: PageContext) -> PairedPredictions:
                 f"{without_paths(e, ctx.workspace)}"
             )
         )
-        st.stop()
+        stop_page()
 
 
 def baseline_name(ctx: PageContext) -> str:

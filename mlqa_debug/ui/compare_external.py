@@ -23,7 +23,7 @@ from mlqa_debug.engines.compare import EngineComparison, compare_on
 from mlqa_debug.engines.compare_rows import EnginePair, flip_page_on, pair_engines, paired_sample
 from mlqa_debug.errors import MlqaError, SliceError
 from mlqa_debug.slicing import Slice
-from mlqa_debug.ui.context import PageContext
+from mlqa_debug.ui.context import PageContext, stop_page
 from mlqa_debug.ui.text import md, without_paths
 from mlqa_debug.ui.widgets import copy_link
 
@@ -77,7 +77,7 @@ def _pair(key: str, _candidate: ExternalTable, _baseline: ExternalTable) -> Engi
 def _stop(ctx: PageContext, problem: str) -> NoReturn:
     second = ctx.second.name if ctx.second is not None else ""
     st.error(md(f"{ctx.name!r} cannot be compared with {second!r}: {problem}"))
-    st.stop()
+    stop_page()
 
 
 # --------------------------------------------------------------------------- pairing
@@ -106,7 +106,7 @@ def paired_samples_or_stop(ctx: PageContext, pair: EnginePair | None) -> PairedP
     smaller = min(ctx.predictions.n_samples, ctx.second.predictions.n_samples)
     if paired.n < max(MIN_PAIRS, MIN_PAIRED_SHARE * smaller):
         st.warning(md(_too_few(ctx, paired.n, candidate, baseline)), icon=":material/link_off:")
-        st.stop()
+        stop_page()
     st.warning(md(_sampled_pairs(ctx, paired.n, candidate, baseline)), icon=":material/casino:")
     return paired
 
@@ -176,11 +176,11 @@ def exact_or_stop(ctx: PageContext) -> tuple[EnginePair | None, EngineComparison
     except SliceError as e:
         st.info(md(f"{e}: choose another slice."))
         copy_link(ctx.link())
-        st.stop()
+        stop_page()
     except MlqaError as e:
         st.error(md(without_paths(e, ctx.workspace)))
-        st.stop()
-    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
+        stop_page()
+    raise AssertionError("stop_page() returned")  # pragma: no cover - it raises
 
 
 def exact_comparison(pair: EnginePair, ctx: PageContext) -> EngineComparison:

@@ -160,8 +160,12 @@ _pending = threading.local()
 """The navigation a page has not drawn yet (``open_page(navigation="late")``), per script thread."""
 
 
-def _stop() -> NoReturn:
-    """Stop the page, with its navigation drawn first if it was left for later."""
+def stop_page() -> NoReturn:
+    """``st.stop()``, with the page's navigation drawn first if it was left for later.
+
+    Pages opened with ``navigation="late"`` (and the helpers they call) stop through
+    this, so a page that stops before its numbers still has its sidebar links.
+    """
     draw_navigation()
     st.stop()
     raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
@@ -182,7 +186,7 @@ def _load(ws: Workspace, name: str, *, role: str) -> Dataset:
         predictions = state.load_dataset(ws, name) if table is None else table.sample
     except MlqaError as e:
         st.error(md(f"{role} {name!r} cannot be loaded: {without_paths(e, ws)}"))
-        _stop()
+        stop_page()
     return Dataset(name, entry, predictions, table)
 
 
@@ -204,7 +208,7 @@ def _reference_table(ctx: PageContext) -> None:
         return
     st.info(f"{about} This page needs a model's predictions.", icon=":material/info:")
     page_link("quality", {}, label="Open the Data quality page", icon=":material/fact_check:")
-    _stop()
+    stop_page()
 
 
 def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) -> Dataset | None:
@@ -219,7 +223,7 @@ def _second_dataset(ws: Workspace, need: Need, *, default: str | None = None) ->
     if name is None:
         if need == "required":
             st.info("Choose the dataset to compare with (the link's `vs` parameter).")
-            _stop()
+            stop_page()
         return None
     return _load(ws, name, role="The second dataset")
 
@@ -294,7 +298,7 @@ def open_page(
     if ctx.dataset is None:
         if dataset == "required":
             st.info("Choose a dataset in the sidebar to begin.")
-            _stop()
+            stop_page()
         return ctx
     if ctx.dataset.entry.reference_only:
         _reference_table(ctx)
