@@ -329,3 +329,26 @@ def test_on_a_large_table_new_failures_wait_for_a_click(app, monkeypatch) -> Non
     assert at.query_params["newly"] == "1"  # the link asks for the search, for a reviewer
     assert len(table_with(at, "broken rate")) > 0
     assert "newly=1" in at.code[-1].value
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ds": "loans_v2", "vs": "loans", "slice": "age < 30"},  # the whole page
+        {"ds": "loans"},  # stops: no baseline
+        {"ds": "loans_v2", "vs": "nope"},  # stops: a bad baseline
+        {"ds": "loans_v2", "vs": "loans", "slice": "age < 0"},  # stops: no compared row
+    ],
+)
+def test_the_navigation_is_drawn_after_the_numbers_and_on_every_stop(
+    app, params: dict[str, str]
+) -> None:
+    """Compare draws its sidebar links late (after the headline numbers), and still
+    draws them when it stops early."""
+    at = app(**params)
+    assert not at.exception
+    links = " ".join(m.value for m in at.sidebar.markdown)
+    for title in ("Slices", "Confusion", "Compare", "Cases"):
+        assert f"[{title}](" in links
+    if "slice" in params and params["slice"] == "age < 30":
+        assert "slice=age" in links and metric(at, "Rows compared")
