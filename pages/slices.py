@@ -18,6 +18,8 @@ from mlqa_debug.ui.external import exact_note, exact_slice_report, sampled_note
 from mlqa_debug.ui.labels import label_noise_note
 from mlqa_debug.ui.widgets import copy_link
 
+BUILDER_OPEN_KEY, _BUILDER_SLICE_KEY = "slices_builder_open", "_slices_builder_slice"
+
 ctx = open_page("slices", navigation="late")
 predictions, current, mask = ctx.predictions, ctx.slice, ctx.mask
 
@@ -56,8 +58,15 @@ draw_navigation()  # after the numbers: a slice change paints them sooner
 if external:
     st.caption(exact_note(external) if report.overall.n == external.n_rows else "")
 with controls:
-    with st.expander("Add a filter", expanded=not current.predicates):
-        slice_builder(predictions)
+    # Open on an empty slice, closed once it has a filter (each time the slice changes);
+    # the builder runs only while it is open, so a slice change does not redraw it.
+    if st.session_state.get(_BUILDER_SLICE_KEY) != current.id:
+        st.session_state[_BUILDER_SLICE_KEY] = current.id
+        st.session_state[BUILDER_OPEN_KEY] = not current.predicates
+    adding = st.expander("Add a filter", key=BUILDER_OPEN_KEY, on_change="rerun")
+    if adding.open:
+        with adding:
+            slice_builder(predictions)
     predicate_chips(current)
 label_noise_note(ctx)  # confirmed label noise, once reviews exist (Labels page)
 

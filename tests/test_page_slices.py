@@ -152,3 +152,23 @@ def test_the_navigation_is_drawn_after_the_numbers_and_on_every_stop(
         assert f"[{title}](" in links
     if params.get("ds") == "loans":
         assert "slice=age" in links  # the links carry the slice
+
+
+def test_the_builder_runs_only_while_its_expander_is_open(app) -> None:
+    """Open on an empty slice; closed (and not run) once the slice has a filter, so a slice
+    change does not redraw it; opening it draws it; a new slice closes it again."""
+    at = app(ds="loans")
+    assert at.session_state["slices_builder_open"] and at.selectbox(key="b_column")
+    at.selectbox(key="b_column").set_value("employment").run()
+    at.multiselect(key="b_values").set_value(["gig"]).run()
+    at.button(key="b_add").click().run()
+    assert not at.exception and metric(at, "Rows in slice") == "1,002"
+    assert not at.session_state["slices_builder_open"]
+    assert "b_column" not in [s.key for s in at.selectbox]  # closed: not run
+    at.session_state["slices_builder_open"] = True  # the reader opens it
+    at.run()
+    assert at.selectbox(key="b_column") is not None
+    at.text_input(key="slice").input("age >= 40").run()  # a new slice closes it
+    assert "b_column" not in [s.key for s in at.selectbox]
+    at.text_input(key="slice").input("").run()  # all rows: open again
+    assert at.selectbox(key="b_column") is not None
