@@ -199,17 +199,16 @@ if exact is not None and outside is not None:
 if deltas_table is None:
     st.info(f"No feature value has {count(deltas.min_size)} compared rows or more here.")
 else:
-    table = deltas_table
     slices = list(deltas.frame["slice"])
     st.dataframe(
-        table,
+        deltas_table,
         key=f"cmp_deltas_{ctx.slice.id}",
         on_select=ui.open_from_table(ctx.slice, slices),
         selection_mode="single-row",
         hide_index=True,
         width="stretch",
         height=360,
-        column_order=[c for c in ui.DELTA_ORDER if c in table.columns],
+        column_order=[c for c in ui.DELTA_ORDER if c in deltas_table.columns],
         column_config=ui.DELTA_COLUMNS,
     )
     st.caption(md(view.deltas_caption(deltas)) + " Select a row to open its slice here.")
