@@ -108,6 +108,7 @@ def test_slice_change_updates_what_depends_on_it_and_nothing_else_reruns(
     assert metric_value(page, "Rows in slice") == expected["rows"]
 
     page.get_by_text("Add a filter").click()  # the builder: column age, operator >=
+    wait_for_run(page, expect_rerun=True)  # opening it runs the page, which draws the builder
     value = page.get_by_label("Value", exact=True)
     expect(value).to_be_visible(timeout=30_000)
     sent.take()
