@@ -23,7 +23,20 @@ def numbers(page: Page) -> dict[str, str]:
     return {label: metric_value(page, label) for label in METRICS}
 
 
+SUMMARY_AND_LINK_DRAWN = """() => {
+    const blocks = [...document.querySelectorAll('[data-testid="stCode"]')];
+    return blocks.length >= 2 && blocks.at(-2).innerText.includes("Model comparison")
+        && blocks.at(-1).innerText.includes("ds=");
+}"""
+
+
 def code_blocks(page: Page) -> list[str]:
+    """Every code block, once the last two (the review summary, the link) are drawn.
+
+    The browser can draw code blocks a moment after the run has ended (a fresh
+    context loads their highlighter first), so wait for them rather than count.
+    """
+    page.wait_for_function(SUMMARY_AND_LINK_DRAWN, timeout=30_000)
     return [c.inner_text().strip() for c in page.locator('[data-testid="stCode"]').all()]
 
 

@@ -52,7 +52,9 @@ def test_loans_link_draws_every_view_and_picking_an_error_explains_it(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explanations-loans.png"), full_page=True)
 
-    shared = page.locator('[data-testid="stCode"]').last.inner_text().strip()
+    last_code = page.locator('[data-testid="stCode"]').last
+    expect(last_code).to_contain_text("example=", timeout=30_000)  # drawn after the run ends
+    shared = last_code.inner_text().strip()
     assert "example=" in shared and "slice=" in shared
     reviewer = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
     reviewer.goto(shared)
