@@ -135,6 +135,10 @@ class Servers:
     def stop(self) -> None:
         self.app.stop()
         self.bare.stop()
+        raised = self.app.log_path.read_text().count("Uncaught app execution")
+        if raised:  # a timed view that showed a traceback is not a measurement of the page
+            print(f"\nWARNING: the app raised {raised} times: see {self.app.log_path}",
+                  file=sys.stderr)  # fmt: skip
 
 
 class PeakRss:

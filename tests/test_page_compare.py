@@ -135,6 +135,20 @@ def test_options_in_the_url_are_respected(app) -> None:
         assert part in link
 
 
+def test_a_flip_choice_the_browser_cleared_falls_back_to_the_link(app) -> None:
+    """The segmented control can come back empty without its on_change.
+
+    The page then shows the link's choice, not a KeyError (a traceback seen in the
+    server logs of bench_paint.py runs at 1M rows, on some slice changes).
+    """
+    at = app(ds="loans_v2", vs="loans", flip="fixed")
+    at.session_state["cmp_flip"] = None
+    at.run()
+    assert not at.exception
+    assert "Rows 1–50 of 640" in texts(at)
+    assert "flip=fixed" in at.code[-1].value
+
+
 def test_the_significance_level_changes_what_counts(app) -> None:
     loose = app(ds="loans_v2", vs="loans")
     strict = app(ds="loans_v2", vs="loans", alpha="0.001")

@@ -103,14 +103,19 @@ def write_param(param: str, value: str | None) -> None:
 
 
 def seed(key: str, parse: Callable[[str | None], T], *, param: str | None = None) -> T:
-    """Copy ``?param=`` (default: ``key``) into ``st.session_state[key]`` when it changed."""
+    """Copy ``?param=`` (default: ``key``) into ``st.session_state[key]`` when it changed.
+
+    A missing or empty (``None``) value is seeded from the URL too: a widget's state can
+    come back empty without its ``on_change`` (Compare's segmented control did, on slice
+    changes at 1M rows), and the URL still holds the choice in force.
+    """
     param = param or key
     raw = raw_param(param)
     marker = _marker(param)
     if marker not in st.session_state or st.session_state[marker] != raw:
         st.session_state[marker] = raw
         st.session_state[key] = parse(raw)
-    elif key not in st.session_state:
+    elif st.session_state.get(key) is None:
         st.session_state[key] = parse(raw)
     value: T = st.session_state[key]
     return value
