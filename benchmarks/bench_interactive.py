@@ -132,6 +132,12 @@ class Servers:
         os.environ["BENCH_FILE"] = str(self.table)
         self.bare = BareServer(workspace)
 
+    def page(self, page: str) -> tuple[str, list[str]]:
+        """The URL of ``page`` on the app, and the row counts its slices (``SLICES``) give."""
+        if page == "compare":
+            return f"{self.app.url}/compare?ds=cand&vs=bench", self.candidate_rows
+        return f"{self.app.url}/{page}?ds=bench", self.rows
+
     def stop(self) -> None:
         self.app.stop()
         self.bare.stop()
@@ -176,10 +182,7 @@ class PeakRss:
 
 def slice_changes(servers: Servers, page: str, changes: int) -> tuple[list[float], list[float]]:
     """Painted and finished ms per slice change on ``page``."""
-    if page == "compare":
-        url, rows = f"{servers.app.url}/compare?ds=cand&vs=bench", servers.candidate_rows
-    else:
-        url, rows = f"{servers.app.url}/{page}?ds=bench", servers.rows
+    url, rows = servers.page(page)
     return time_page(url, SLICES, rows, changes, load_timeout=LOAD_TIMEOUT_MS)
 
 

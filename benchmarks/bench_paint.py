@@ -110,10 +110,7 @@ def main() -> None:
     try:
         bare = time_changes(servers.bare.url, BARE_TEXTS, servers.bare_rows, args.changes)
         for page in [p for p in args.pages.split(",") if p]:
-            if page == "compare":
-                url, rows = f"{servers.app.url}/compare?ds=cand&vs=bench", servers.candidate_rows
-            else:
-                url, rows = f"{servers.app.url}/{page}?ds=bench", servers.rows
+            url, rows = servers.page(page)
             results.append((page, *time_changes(url, SLICES, rows, args.changes)))
         after = time_changes(servers.bare.url, BARE_TEXTS, servers.bare_rows, args.changes)
     finally:
