@@ -71,7 +71,10 @@ if not mask.any():
     stop_page()
 
 # ---------------------------------------------------------------- verdict and headline
-verdict_slot = st.empty()  # filled once the slices are compared: the numbers paint first
+# Filled once the slices are compared, so the numbers paint first. A container, not
+# st.empty(): it keeps the last verdict on screen until the new one arrives, where an
+# empty slot would drop the banner and shift the numbers up and back on every change.
+verdict_slot = st.container()
 cols = st.columns(4)
 compared = exact.headline.n if exact is not None else int(mask.sum())
 cols[0].metric(  # known from the mask alone, so it paints before any test runs

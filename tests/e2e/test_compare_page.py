@@ -120,3 +120,28 @@ def test_a_bad_baseline_shows_a_message(server, page: Page) -> None:
         )
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator("img[src=x]").count() == 0
+
+
+WATCH_VERDICT = """() => {
+    const shown = () => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stAlert"]')]
+        .some(a => a.innerText.includes("paired rows"));
+    window.__verdictGone = false;
+    new MutationObserver(() => { if (!shown()) window.__verdictGone = true; })
+        .observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_the_verdict_stays_on_screen_while_a_slice_change_reruns(server, page: Page) -> None:
+    """The verdict is drawn late (after the numbers); until then the last one stays.
+
+    An empty placeholder in its place would drop the banner at the start of every
+    rerun and shift the numbers under it up and back down.
+    """
+    open_compare(page, f"{server.url}/compare?ds=loans_v2&vs=loans")
+    page.evaluate(WATCH_VERDICT)
+    box = page.get_by_label("Slice", exact=True)
+    box.fill(SLICE)
+    box.press("Enter")
+    rerun_done(page)
+    expect(page.locator('[data-testid="stMetric"]').first).to_contain_text("1,343")
+    assert page.evaluate("() => window.__verdictGone") is False
