@@ -11,12 +11,16 @@ whose first metric shows the expected row count, and to the moment the app's
 first frame after the paint that finds it so).
 Same table, servers and slices as bench_interactive.py; the bare page
 (benchmarks/bare_page.py) is measured in the same run, before and after the pages,
-and the ratios are against the two together.
+and the ratios are against the two together. So is the floor
+(benchmarks/floor_page.py): the app's own page frame (sidebar, dataset picker, title,
+slice box, page links) with the Slices page's four numbers and nothing below them,
+which shows how much of each ratio the frame alone takes.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -28,13 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_interactive import (
     BARE_TEXTS,
     FINISHED_BUDGET,
+    OUT,
     PAINTED_BUDGET,
+    REPO,
     SLICES,
     Servers,
     _browser,
     _p90,
     _wait_for_view,
 )
+
+from tests.e2e.harness import StreamlitServer
+
+FLOOR = "floor (the app's frame and the headline only)"
 
 CLOCK = """
 (() => {
@@ -99,6 +109,16 @@ def time_changes(
     return painted, finished
 
 
+def floor_server(servers: Servers) -> StreamlitServer:
+    """benchmarks/floor_page.py as the main script of a folder holding the app's pages."""
+    folder = OUT / "floor_app"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "benchmarks" / "floor_page.py", folder / "floor_page.py")
+    (folder / "pages").symlink_to(REPO / "pages", target_is_directory=True)
+    return StreamlitServer(servers.workspace, log_dir=OUT, script=folder / "floor_page.py")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -106,14 +126,19 @@ def main() -> None:
     parser.add_argument("--pages", default="slices,confusion,compare")
     args = parser.parse_args()
     servers = Servers(args.rows)
+    floor = floor_server(servers)
     results: list[tuple[str, list[float], list[float]]] = []
     try:
         bare = time_changes(servers.bare.url, BARE_TEXTS, servers.bare_rows, args.changes)
+        results.append(
+            (FLOOR, *time_changes(f"{floor.url}/?ds=bench", SLICES, servers.rows, args.changes))
+        )
         for page in [p for p in args.pages.split(",") if p]:
             url, rows = servers.page(page)
             results.append((page, *time_changes(url, SLICES, rows, args.changes)))
         after = time_changes(servers.bare.url, BARE_TEXTS, servers.bare_rows, args.changes)
     finally:
+        floor.stop()
         servers.stop()
     bare_painted, bare_finished = bare[0] + after[0], bare[1] + after[1]
     print(
@@ -132,9 +157,10 @@ def main() -> None:
         ):
             ratio = statistics.median(values) / statistics.median(reference)
             verdict = "pass" if ratio <= budget else "FAIL"
+            target = f"{budget:g}x | {verdict}" if page != FLOOR else " | "  # a reference
             print(
                 f"| {page}: {name} | {statistics.median(values):.0f} | {_p90(values):.0f} | "
-                f"{statistics.median(reference):.0f} | {ratio:.2f} | {budget:g}x | {verdict} |"
+                f"{statistics.median(reference):.0f} | {ratio:.2f} | {target} |"
             )
 
 

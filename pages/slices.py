@@ -7,7 +7,7 @@ from mlqa_debug.analyses.breakdown import feature_breakdown
 from mlqa_debug.analyses.examples import ERRORS_FIRST, examples_page, sort_options
 from mlqa_debug.data.predictions import Predictions
 from mlqa_debug.slicing import Slice
-from mlqa_debug.stats import count, difference_text, percent, points, report_frame, slice_report
+from mlqa_debug.stats import difference_text, report_frame, slice_report
 from mlqa_debug.stats import figures as plots
 from mlqa_debug.ui import slice_state
 from mlqa_debug.ui.builder import predicate_chips, slice_builder
@@ -16,7 +16,7 @@ from mlqa_debug.ui.context import draw_navigation, open_page
 from mlqa_debug.ui.downloads import csv_download
 from mlqa_debug.ui.external import exact_note, exact_slice_report, sampled_note
 from mlqa_debug.ui.labels import label_noise_note
-from mlqa_debug.ui.widgets import copy_link
+from mlqa_debug.ui.widgets import copy_link, slice_metrics
 
 BUILDER_OPEN_KEY, _BUILDER_SLICE_KEY = "slices_builder_open", "_slices_builder_slice"
 
@@ -31,23 +31,7 @@ report = exact_slice_report(external, current) if external else None
 if report is None:
     report = slice_report(predictions.metric_data, mask)
 
-top = st.columns(4)
-top[0].metric(
-    "Rows in slice",
-    count(report.slice.n),
-    f"{percent(report.slice.share)} of all rows",
-    delta_color="off",
-    delta_arrow="off",
-)
-compared = report.slice.n and report.rest.n  # no difference to show when either side is empty
-top[1].metric(
-    "Slice error rate",
-    percent(report.slice.error_rate.value),
-    f"{points(report.difference.error_rate_diff.value)} vs rest" if compared else None,
-    delta_color="inverse",
-)
-top[2].metric("Rest error rate", percent(report.rest.error_rate.value))
-top[3].metric("Overall error rate", percent(report.overall.error_rate.value))
+slice_metrics(report)
 st.caption(difference_text(report))
 # Compute the rest before drawing it: the browser paints the numbers meanwhile, rather
 # than after a burst of the sidebar's links, the builder and the tables behind them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -96,6 +97,27 @@ def summary_metrics(predictions: Predictions) -> None:
         cols[2].metric("Error threshold", f"|residual| > {s.error_threshold:.3g}")
     cols[3].metric("Error rate", f"{predictions.error.mean():.2%}")
     cols[4].metric("Features", len(s.features))
+
+
+def slice_metrics(report: metrics.SliceReport[Any]) -> None:
+    """The Slices page's headline: rows in the slice first, then the error rates."""
+    top = st.columns(4)
+    top[0].metric(
+        "Rows in slice",
+        metrics.count(report.slice.n),
+        f"{metrics.percent(report.slice.share)} of all rows",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    compared = report.slice.n and report.rest.n  # no difference to show when a side is empty
+    top[1].metric(
+        "Slice error rate",
+        metrics.percent(report.slice.error_rate.value),
+        f"{metrics.points(report.difference.error_rate_diff.value)} vs rest" if compared else None,
+        delta_color="inverse",
+    )
+    top[2].metric("Rest error rate", metrics.percent(report.rest.error_rate.value))
+    top[3].metric("Overall error rate", metrics.percent(report.overall.error_rate.value))
 
 
 def metrics_table(predictions: Predictions) -> None:

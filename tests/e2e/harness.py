@@ -66,16 +66,16 @@ def wait_healthy(url: str, process: subprocess.Popen[Any], *, timeout: float = 6
 
 
 class StreamlitServer:
-    """`streamlit run app.py` in a subprocess, stopped by `stop()`."""
+    """`streamlit run app.py` (or ``script``) in a subprocess, stopped by `stop()`."""
 
-    def __init__(self, workspace: Path, *, log_dir: Path) -> None:
+    def __init__(self, workspace: Path, *, log_dir: Path, script: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"streamlit-{self.port}.log"
         env = {**os.environ, "MLQA_DEBUG_WORKSPACE": str(workspace)}
         command = [
-            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(script or REPO / "app.py"),
             "--server.port", str(self.port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
         ]  # fmt: skip
