@@ -87,3 +87,19 @@ def test_regression_metrics_each_get_a_panel(diabetes: Predictions) -> None:
     names = [axis_title(fig, i) for i in range(3)]
     assert names[0] == "difference (percentage points)"
     assert {"difference in MAE", "difference in RMSE"} <= set(names)
+
+
+def test_the_margins_are_laid_out_here_not_by_the_browser() -> None:
+    """No axis sizes its own margins (a second layout pass in the browser per rerun);
+    the left margin holds the longest metric name, and a very long one is capped."""
+    short = _delta("MAE", 0.02, 0.01, 0.03, 0.001)
+    long = _delta("Precision (class " + "x" * 30 + ")", 0.02, 0.01, 0.03, 0.001)
+    endless = _delta("y" * 500, 0.02, 0.01, 0.03, 0.001)
+    margins = []
+    for row in (short, long, endless):
+        fig = plots.forest_figure(Headline(n=100, rows=(row,), alpha=0.05, primary=row))
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(axis.automargin is False for axis in axes)
+        margins.append(fig.layout.margin.l)
+    assert margins[0] < margins[1] < margins[2] == 320
+    assert margins[1] >= plots.LABEL_CHAR * len(long.label)
