@@ -123,7 +123,8 @@ def test_a_bad_baseline_shows_a_message(server, page: Page) -> None:
 
 
 WATCH_VERDICT = """() => {
-    const shown = () => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stAlert"]')]
+    const alerts = '[data-testid="stMain"] [data-testid="stAlert"]';
+    const shown = () => [...document.querySelectorAll(alerts)]
         .some(a => a.innerText.includes("paired rows"));
     window.__verdictGone = false;
     new MutationObserver(() => { if (!shown()) window.__verdictGone = true; })
