@@ -115,7 +115,7 @@ def _forest(panels: Sequence[tuple[str, list[_Row]]], *, title: str, subtitle: s
     heights = [ROW_HEIGHT * max(len(p[1]), 1) for p in panels]
     gap = 70  # room for an axis' ticks and title between panels
     total = sum(heights) + gap * len(panels)
-    longest = max((len(html.escape(r.label)) for _, rows in panels for r in rows), default=8)
+    longest = max((len(r.label) for _, rows in panels for r in rows), default=8)
     layout: dict[str, Any] = {
         "title": figure_title(title, subtitle),
         "height": 80 + total,  # each panel's gap holds its own ticks and axis title
